@@ -1,0 +1,12 @@
+export {
+  DoptError, InvalidArgumentError, InvalidUrlError, InvalidPathError, InvalidStateError, JobNotFoundError,
+  JobEmptyError, ValidationPendingError, ValidationFailedError, HttpStatusError, OriginUnavailableError,
+  OriginProtocolError, ContentChangedError, LocalFileError, SchemaMismatchError, NodeStoppedError, AbortedError,
+  toErrorInfo, errorFromInfo
+} from './errors.js'
+export type { ErrorContext, ErrorInfo, DoptErrorOptions } from './errors.js'
+export { JOB_STATES, JOB_PRIORITIES, NotifyFlags, DEFAULT_NOTIFY_FLAGS } from './job.js'
+export type {
+  JobState, JobType, JobPriority, JobProgress, FileProgress, JobTimes, ValidationState, AbortOptions,
+  AddFileOptions, JobFile, JobNotifyInterface, JobEventMap, JobEvent, Job, FileInfo, JobInfo, JobManager
+} from './job.js'

@@ -1,0 +1,69 @@
+/** A file the test origin serves. */
+export interface OriginFile {
+  /** The content, in memory. */
+  data?: Uint8Array
+  /** Or: an absolute path on disk, read per request (for large files). */
+  file?: string
+  /** ETag to send; null to send none. @default a strong tag derived from size and a version counter */
+  etag?: string | null
+  /** Last-Modified to send; null to send none. @default a fixed date */
+  lastModified?: string | null
+  /** Honour Range requests. @default true */
+  ranges?: boolean
+  /** Answer HEAD requests (else 405). @default true */
+  head?: boolean
+  /** Send the body with chunked transfer encoding and no Content-Length. @default false */
+  chunked?: boolean
+}
+
+/** Faults to inject for one path. Counters count requests to that path (HEAD included unless said). */
+export interface OriginFault {
+  /** Answer every request with this status (404, 410, 401, 403, 500...). */
+  status?: number
+  /** Answer the first N GET requests with `failStatus`. */
+  failTimes?: number
+  /** @default 500 */
+  failStatus?: number
+  /** Cut the connection after this many body bytes, on the first `truncateTimes` GET requests. */
+  truncateAfter?: number
+  /** @default Infinity */
+  truncateTimes?: number
+  /** Send at most this many bytes per second. */
+  rate?: number
+  /** Wait this many milliseconds before answering. */
+  delay?: number
+  /** After this many body bytes sent in total on the path, replace the content (new ETag) with `changeTo`. */
+  changeAfter?: number
+  changeTo?: Uint8Array
+}
+
+export interface OriginRequestLog {
+  method: string
+  path: string
+  range: string | null
+  ifRange: string | null
+  status: number
+  bytesSent: number
+}
+
+export interface Origin {
+  /** e.g. `http://127.0.0.1:41234` */
+  readonly baseUrl: string
+  url(path: string): string
+  setFile(path: string, file: OriginFile): void
+  setFault(path: string, fault: OriginFault | null): void
+  /** Sends `301` from `from` to `to`. */
+  redirect(from: string, to: string, status?: number): void
+  /** Every request so far, in arrival order. */
+  readonly requests: OriginRequestLog[]
+  /** Body bytes sent so far, all paths. */
+  readonly bytesSent: number
+  close(): Promise<void>
+}
+
+export interface OriginInit {
+  /** @default '127.0.0.1' */
+  host?: string
+  /** @default 0 */
+  port?: number
+}
