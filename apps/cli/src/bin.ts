@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+import { DoptError } from '@dopt/node'
+import { parseGet, runGet } from './get.js'
+import { runDemo } from './demo.js'
+import { EXIT_JOB_ERROR, EXIT_OK, EXIT_USAGE, HELP, UsageError } from './usage.js'
+
+/** Codes of errors caused by what the user typed: exit 2, no stack trace. */
+const BAD_INPUT = new Set(['INVALID_ARGUMENT', 'INVALID_URL', 'INVALID_PATH', 'JOB_NOT_FOUND'])
+
+async function main (argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  const json = rest.includes('--json')
+  try {
+    switch (command) {
+      case 'get': return await runGet(parseGet(rest))
+      case 'demo': return await runDemo()
+      case undefined: case 'help': case '--help': case '-h':
+        process.stdout.write(HELP)
+        return EXIT_OK
+      default: throw new UsageError(`unknown command "${command}"`)
+    }
+  } catch (err) {
+    return report(err, json)
+  }
+}
+
+function report (err: unknown, json: boolean): number {
+  if (err instanceof UsageError) {
+    process.stderr.write(`dopt: ${err.message}\nRun "dopt help" for usage.\n`)
+    if (json) process.stdout.write(JSON.stringify({ error: { code: 'USAGE', message: err.message } }) + '\n')
+    return EXIT_USAGE
+  }
+  if (err instanceof DoptError) {
+    process.stderr.write(`dopt: ${err.message} (${err.code})\n`)
+    if (json) process.stdout.write(JSON.stringify({ error: err.toJSON() }) + '\n')
+    return BAD_INPUT.has(err.code) ? EXIT_USAGE : EXIT_JOB_ERROR
+  }
+  process.stderr.write(`dopt: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`)
+  return EXIT_JOB_ERROR
+}
+
+process.exitCode = await main(process.argv.slice(2))

@@ -1,0 +1,178 @@
+import { spawn } from 'node:child_process'
+import { basename, resolve } from 'node:path'
+import { createNode, DOWNLOAD_MODES, NotifyFlags } from '@dopt/node'
+import type { DoptNode, DownloadMode, ErrorInfo, Job, JobFile, JobPriority } from '@dopt/node'
+import { ProgressBar, formatBytes } from './progress.js'
+import { EXIT_JOB_ERROR, EXIT_OK, UsageError, parse, seconds } from './usage.js'
+
+export interface GetOptions {
+  url: string
+  output: string
+  dataDir?: string
+  json: boolean
+  sha256?: string
+  manifest?: string
+  validateCmd?: string
+  priority: JobPriority
+  retryDelay: number
+  noProgressTimeout: number
+  mode: DownloadMode
+  peers: string[]
+  listen: string[]
+  group?: string
+  seedFor: number
+}
+
+export function parseGet (argv: string[]): GetOptions {
+  const { values, positionals } = parse({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      output: { type: 'string', short: 'o' },
+      'data-dir': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      sha256: { type: 'string' },
+      manifest: { type: 'string' },
+      'validate-cmd': { type: 'string' },
+      priority: { type: 'string', default: 'foreground' },
+      'retry-delay': { type: 'string' },
+      'no-progress-timeout': { type: 'string' },
+      mode: { type: 'string', default: 'lan' },
+      peer: { type: 'string', multiple: true, default: [] },
+      listen: { type: 'string', multiple: true, default: [] },
+      group: { type: 'string' },
+      'seed-for': { type: 'string' }
+    }
+  })
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'get needs a URL' : `get takes one URL, got ${positionals.length}`)
+  if (values.output === undefined || values.output === '') throw new UsageError('get needs -o PATH')
+  if (!DOWNLOAD_MODES.includes(values.mode as DownloadMode)) throw new UsageError(`--mode must be one of ${DOWNLOAD_MODES.join(', ')}`)
+  if (!['foreground', 'high', 'normal', 'low'].includes(values.priority)) throw new UsageError('--priority must be foreground, high, normal or low')
+  return {
+    url: positionals[0]!,
+    output: resolve(values.output),
+    dataDir: values['data-dir'],
+    json: values.json,
+    sha256: values.sha256,
+    manifest: values.manifest,
+    validateCmd: values['validate-cmd'],
+    priority: values.priority as JobPriority,
+    retryDelay: seconds(values['retry-delay'], '--retry-delay', 2),
+    noProgressTimeout: seconds(values['no-progress-timeout'], '--no-progress-timeout', 60),
+    mode: values.mode as DownloadMode,
+    peers: values.peer,
+    listen: values.listen,
+    group: values.group,
+    seedFor: seconds(values['seed-for'], '--seed-for', 0)
+  }
+}
+
+const DISPLAY_PREFIX = 'dopt get '
+
+/** The job an interrupted `dopt get` of the same URL and path left behind, if any. */
+async function findInterrupted (node: DoptNode, url: string, output: string): Promise<Job | null> {
+  for (const job of await node.jobs.enumJobs()) {
+    const files = job.enumFiles()
+    if (!job.getDisplayName().startsWith(DISPLAY_PREFIX) || files.length !== 1) continue
+    if (files[0]!.localName === output && (files[0]!.remoteName === url || files[0]!.remoteName === new URL(url).href)) return job
+  }
+  return null
+}
+
+/** Runs `CMD PATH` through the shell; exit 0 means valid. */
+async function validateWith (cmd: string, path: string): Promise<boolean> {
+  const quoted = `'${path.replaceAll("'", "'\\''")}'`
+  return await new Promise(resolve => {
+    const child = spawn(`${cmd} ${quoted}`, { shell: true, stdio: ['ignore', 'inherit', 'inherit'] })
+    child.on('error', () => resolve(false))
+    child.on('exit', code => resolve(code === 0))
+  })
+}
+
+export interface GetResult {
+  jobId: string
+  state: string
+  bytesTotal: number
+  bytesTransferred: number
+  bytesFromPeers: number
+  bytesFromOrigin: number
+  files: Array<{ remoteName: string, localName: string, bytesTotal: number, bytesFromPeers: number, bytesFromOrigin: number }>
+  error: Pick<ErrorInfo, 'code' | 'context' | 'message'> & { httpStatus?: number } | null
+}
+
+/**
+ * `dopt get`: create (or find the interrupted) job, add the file, resume, validate, complete. Resolves with the
+ * exit code. SIGINT/SIGTERM stop the node and keep the job, so the same command resumes it.
+ */
+export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Promise<number> {
+  if (opts.mode !== 'http' && (opts.peers.length > 0 || opts.listen.length > 0)) {
+    err.write('dopt: peer transfer is not built yet (see docs/architecture.md); downloading from the origin\n')
+  }
+  const node = await createNode({ dataDir: opts.dataDir, mode: opts.mode })
+  const onSignal = (): void => { void node.stop().finally(() => process.exit(130)) }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    let job = await findInterrupted(node, opts.url, opts.output)
+    if (job != null && !opts.json) err.write(`dopt: resuming job ${job.id}\n`)
+    if (job == null) {
+      job = await node.jobs.createJob(`${DISPLAY_PREFIX}${basename(opts.output)}`, 'download')
+      await job.addFile(opts.url, opts.output, { sha256: opts.sha256, manifest: opts.manifest })
+    }
+    await job.setPriority(opts.priority)
+    await job.setMinimumRetryDelay(opts.retryDelay)
+    await job.setNoProgressTimeout(opts.noProgressTimeout)
+    const bar = opts.json ? null : new ProgressBar(err)
+    job.setNotifyFlags(NotifyFlags.JobTransferred | NotifyFlags.JobError | NotifyFlags.FileTransferred | NotifyFlags.JobModification)
+    job.setNotifyInterface({
+      fileTransferred: async (_job: Job, file: JobFile) => {
+        if (opts.validateCmd !== undefined) await file.setValidationState(await validateWith(opts.validateCmd, file.temporaryName))
+      },
+      jobTransferred: async (j: Job) => { await j.complete() },
+      jobModification: (j: Job) => { bar?.update(j.getProgress()) }
+    })
+    job.addEventListener('error', e => {
+      if (e.detail.transient && !opts.json) err.write(`\ndopt: ${e.detail.error.message}; retrying in ${opts.retryDelay} s\n`)
+    })
+    if (job.getState() === 'transferred') await job.complete()
+    else await job.resume()
+    const state = await job.waitFor(['acknowledged', 'error', 'cancelled'])
+    bar?.update(job.getProgress())
+    bar?.done()
+    const result = summarize(job)
+    if (opts.json) out.write(JSON.stringify(result) + '\n')
+    else printHuman(result, err)
+    return state === 'acknowledged' ? EXIT_OK : EXIT_JOB_ERROR
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    await node.stop()
+  }
+}
+
+function summarize (job: Job): GetResult {
+  const p = job.getProgress()
+  const e = job.getError()
+  return {
+    jobId: job.id,
+    state: job.getState(),
+    bytesTotal: p.bytesTotal,
+    bytesTransferred: p.bytesTransferred,
+    bytesFromPeers: p.bytesFromPeers,
+    bytesFromOrigin: p.bytesFromOrigin,
+    files: job.enumFiles().map(f => {
+      const fp = f.getProgress()
+      return { remoteName: f.remoteName, localName: f.localName, bytesTotal: fp.bytesTotal, bytesFromPeers: fp.bytesFromPeers, bytesFromOrigin: fp.bytesFromOrigin }
+    }),
+    error: e == null ? null : { code: e.code, context: e.context, message: e.message, ...(e.httpStatus !== undefined ? { httpStatus: e.httpStatus } : {}) }
+  }
+}
+
+function printHuman (r: GetResult, err: NodeJS.WriteStream): void {
+  if (r.state === 'acknowledged') {
+    const file = r.files[0]
+    err.write(`dopt: saved ${file?.localName ?? ''} (${formatBytes(r.bytesTotal)}: ${formatBytes(r.bytesFromOrigin)} from the origin, ${formatBytes(r.bytesFromPeers)} from peers)\n`)
+  } else {
+    err.write(`dopt: job ${r.jobId} ended in ${r.state}: ${r.error?.code ?? ''} ${r.error?.message ?? ''}\n`)
+  }
+}

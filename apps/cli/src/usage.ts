@@ -1,0 +1,53 @@
+import { parseArgs } from 'node:util'
+import type { ParseArgsConfig } from 'node:util'
+
+/** Bad command-line input: printed without a stack trace, exit code 2. */
+export class UsageError extends Error {
+  readonly code = 'USAGE'
+}
+
+export const EXIT_OK = 0
+export const EXIT_JOB_ERROR = 1
+export const EXIT_USAGE = 2
+
+export const HELP = `dopt — peer-to-peer delivery optimization node
+
+Usage:
+  dopt get URL -o PATH [options]     download URL to PATH through a job (resumes an interrupted one)
+  dopt demo                          download a generated file from a local origin, with progress
+  dopt help                          this text
+
+Options of every command:
+  --data-dir DIR        data folder (default: $XDG_DATA_HOME/dopt, else ~/.local/share/dopt)
+  --json                machine-readable output: one JSON object per line on stdout
+
+Options of get:
+  -o, --output PATH     where the file goes (required)
+  --sha256 HEX          expected SHA-256 of the file; a mismatch is a validation failure
+  --manifest CID        manifest to check pieces against
+  --validate-cmd CMD    run "CMD TEMPORARY_PATH" once transferred; exit 0 means valid
+  --priority P          foreground | high | normal | low (default: foreground)
+  --retry-delay S       seconds between retries after a transient error (default: 2)
+  --no-progress-timeout S  seconds without progress before giving up (default: 60)
+  --mode M              http | lan | group | internet (default: lan)
+  --peer MULTIADDR, --listen MULTIADDR, --group ID, --seed-for SECONDS  (peer options)
+
+Exit codes: 0 success, 1 the job ended in error, 2 usage or bad input.
+`
+
+/** parseArgs with usage errors instead of TypeErrors. */
+export function parse<T extends ParseArgsConfig> (config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config)
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+}
+
+/** A number of seconds >= 0 from an option. */
+export function seconds (value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`${name} must be a number of seconds >= 0, not "${value}"`)
+  return n
+}

@@ -1,0 +1,6 @@
+export { DEFAULT_PIECE_SIZE, MIN_PIECE_SIZE, MAX_PIECE_SIZE, pieceCount, pieceRange } from './pieces.js'
+export { Bitfield } from './bitfield.js'
+export { SHA256_LENGTH, sha256, sha256Async, toHex, parseSha256Hex, equalBytes } from './hash.js'
+export { encodeManifest, decodeManifest, manifestCid, contentKey, parseCid } from './manifest.js'
+export type { Manifest, ManifestSource } from './manifest.js'
+export { CID } from 'multiformats/cid'

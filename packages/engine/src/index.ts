@@ -1,0 +1,6 @@
+export { createJobEngine } from './job-manager.js'
+export type { JobEngine, JobEngineComponents } from './job-manager.js'
+export { engineSettings } from './settings.js'
+export type { EngineInit, EngineSettings } from './settings.js'
+export { MAX_DISPLAY_NAME } from './validate.js'
+export type { PieceSource, PieceSinkLike, PieceRun, PieceOrigin } from './piece-source.js'

@@ -1,0 +1,92 @@
+import { Bitfield, pieceCount } from '@dopt/content'
+import type { FileProgress, FileInfo, JobFile, ValidationState } from '@dopt/interface'
+import type { FileRecord } from '@dopt/store'
+
+/** What a file needs from its job: the validation rules live in the job, which owns the state machine. */
+export interface FileOwner {
+  validateFile(file: JobFileImpl, valid: boolean): Promise<void>
+}
+
+/** A file of a job, with its pieces: which are verified on disk, and which of those came from peers. */
+export class JobFileImpl implements JobFile {
+  record: FileRecord
+  /** Verified pieces; null while the size is unknown. */
+  done: Bitfield | null = null
+  /** Of the verified pieces, those that came from peers. */
+  fromPeer: Bitfield | null = null
+  /** Bytes received for a file of unknown size (the origin sent no length). */
+  streamed = 0
+  readonly #owner: FileOwner
+
+  constructor (record: FileRecord, owner: FileOwner, pieces?: { done: Uint8Array, fromPeer: Uint8Array } | null) {
+    this.record = record
+    this.#owner = owner
+    this.setSize(record.size, pieces ?? undefined)
+  }
+
+  /** (Re)creates the bitmaps for a known size, from saved bytes when given. */
+  setSize (size: number | null, pieces?: { done: Uint8Array, fromPeer: Uint8Array }): void {
+    this.record.size = size
+    if (size == null) {
+      this.done = null
+      this.fromPeer = null
+      return
+    }
+    const count = pieceCount(size, this.record.pieceSize)
+    this.done = new Bitfield(count, pieces?.done)
+    this.fromPeer = new Bitfield(count, pieces?.fromPeer)
+  }
+
+  get index (): number { return this.record.index }
+  get remoteName (): string { return this.record.remoteName }
+  get localName (): string { return this.record.localName }
+  get temporaryName (): string { return this.record.temporaryName }
+  get validationState (): ValidationState { return this.record.validationState }
+  get isDownloadedFromPeer (): boolean { return (this.fromPeer?.count ?? 0) > 0 }
+
+  getValidationState (): ValidationState {
+    return this.record.validationState
+  }
+
+  async setValidationState (valid: boolean): Promise<void> {
+    await this.#owner.validateFile(this, valid)
+  }
+
+  /** Bytes covered by the set bits of `bits`, the last piece being shorter. */
+  #bytesOf (bits: Bitfield | null): number {
+    const size = this.record.size
+    if (bits == null || size == null) return 0
+    const last = bits.length - 1
+    const lastLength = size - last * this.record.pieceSize
+    return bits.get(last) ? (bits.count - 1) * this.record.pieceSize + lastLength : bits.count * this.record.pieceSize
+  }
+
+  getProgress (): FileProgress {
+    const transferred = this.record.size == null ? this.streamed : this.#bytesOf(this.done)
+    const fromPeers = this.#bytesOf(this.fromPeer)
+    return {
+      bytesTotal: this.record.size ?? -1,
+      bytesTransferred: transferred,
+      completed: this.record.completed,
+      bytesFromPeers: fromPeers,
+      bytesFromOrigin: transferred - fromPeers
+    }
+  }
+
+  toJSON (): FileInfo {
+    const p = this.getProgress()
+    return {
+      index: this.index,
+      remoteName: this.remoteName,
+      localName: this.localName,
+      temporaryName: this.temporaryName,
+      bytesTotal: p.bytesTotal,
+      bytesTransferred: p.bytesTransferred,
+      completed: p.completed,
+      bytesFromPeers: p.bytesFromPeers,
+      bytesFromOrigin: p.bytesFromOrigin,
+      isDownloadedFromPeer: this.isDownloadedFromPeer,
+      validationState: this.validationState
+    }
+  }
+}

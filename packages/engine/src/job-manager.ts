@@ -1,0 +1,137 @@
+import { JOB_PRIORITIES, InvalidArgumentError, JobNotFoundError, NodeStoppedError } from '@dopt/interface'
+import type { AbortOptions, Job, JobManager, JobType } from '@dopt/interface'
+import type { OriginClient } from '@dopt/origin'
+import type { Store } from '@dopt/store'
+import { JobFileImpl } from './job-file.js'
+import { JobImpl } from './job.js'
+import { Notifier } from './notifier.js'
+import { OriginSource } from './origin-source.js'
+import { engineSettings } from './settings.js'
+import type { EngineContext } from './context.js'
+import type { EngineInit, EngineSettings } from './settings.js'
+import { checkDisplayName } from './validate.js'
+
+export interface JobEngineComponents {
+  store: Store
+  originClient: OriginClient
+}
+
+/** The job manager with its queue: jobs start by priority, then age; a higher priority pre-empts a lower one. */
+export interface JobEngine extends JobManager {
+  readonly settings: EngineSettings
+  /** Halts every transfer, keeps every job as saved, and stops notifications. */
+  stop(): Promise<void>
+}
+
+const rank = (job: JobImpl): number => JOB_PRIORITIES.indexOf(job.record.priority)
+const byPriority = (a: JobImpl, b: JobImpl): number => rank(a) - rank(b) || a.record.seq - b.record.seq
+
+class JobEngineImpl implements JobEngine, EngineContext {
+  readonly settings: EngineSettings
+  readonly store: Store
+  readonly client: OriginClient
+  readonly origin: OriginSource
+  readonly notifier: Notifier
+  readonly #jobs = new Map<string, JobImpl>()
+  #seq = 0
+  #stopped = false
+  #scheduling = false
+
+  constructor (components: JobEngineComponents, init: EngineInit) {
+    this.settings = engineSettings(init)
+    this.store = components.store
+    this.client = components.originClient
+    this.origin = new OriginSource(components.originClient)
+    this.notifier = new Notifier(this.settings.maxConcurrentCallbacks)
+  }
+
+  async load (): Promise<void> {
+    for (const record of await this.store.listJobs()) {
+      if (record.state === 'acknowledged' || record.state === 'cancelled') {
+        await this.store.deleteJob(record.id)
+        continue
+      }
+      const job = new JobImpl(this, record)
+      for (const fileRecord of await this.store.listFiles(record.id)) {
+        const pieces = await this.store.getPieces(record.id, fileRecord.index)
+        job.files.push(new JobFileImpl(fileRecord, job, pieces))
+      }
+      this.#jobs.set(record.id, job)
+      this.#seq = Math.max(this.#seq, record.seq + 1)
+    }
+    for (const job of this.#jobs.values()) await job.restore()
+    this.reschedule()
+  }
+
+  async createJob (displayName: string, type: JobType = 'download', _options: AbortOptions = {}): Promise<Job> {
+    this.#assertRunning()
+    checkDisplayName(displayName)
+    if (type !== 'download') throw new InvalidArgumentError(`job type must be "download", not "${String(type)}"`)
+    const job = JobImpl.create(this, displayName, type, this.#seq++)
+    await this.store.putJob(job.record)
+    this.#jobs.set(job.id, job)
+    return job
+  }
+
+  async getJob (id: string): Promise<Job> {
+    const job = this.#jobs.get(id)
+    if (job == null) throw new JobNotFoundError(`no job has the id "${id}"`, { jobId: id })
+    return job
+  }
+
+  async enumJobs (): Promise<Job[]> {
+    return [...this.#jobs.values()].sort((a, b) => a.record.seq - b.record.seq)
+  }
+
+  forget (job: JobImpl): void {
+    this.#jobs.delete(job.id)
+  }
+
+  reschedule (): void {
+    if (this.#stopped || this.#scheduling) return
+    this.#scheduling = true
+    // Deferred, so that a burst of state changes schedules once, after the callers' records are saved.
+    queueMicrotask(() => {
+      this.#scheduling = false
+      this.#schedule()
+    })
+  }
+
+  #schedule (): void {
+    if (this.#stopped) return
+    const jobs = [...this.#jobs.values()]
+    const running = jobs.filter(j => j.running).sort(byPriority)
+    const queued = jobs.filter(j => !j.running && j.record.state === 'queued').sort(byPriority)
+    for (const job of queued) {
+      if (running.length < this.settings.maxConcurrentJobs) {
+        job.start()
+        running.push(job)
+        running.sort(byPriority)
+        continue
+      }
+      const lowest = running.at(-1)
+      if (lowest == null || rank(lowest) <= rank(job)) break
+      // Pre-empt: the lower job goes back to the queue; when its run ends, reschedule starts this one.
+      running.pop()
+      void lowest.requeue()
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    this.notifier.stop()
+    await Promise.all([...this.#jobs.values()].map(async j => { await j.halt() }))
+  }
+
+  #assertRunning (): void {
+    if (this.#stopped) throw new NodeStoppedError('the node is stopped')
+  }
+}
+
+/** Opens the engine over a store: loads saved jobs and resumes those that were transferring. */
+export async function createJobEngine (components: JobEngineComponents, init: EngineInit = {}): Promise<JobEngine> {
+  const engine = new JobEngineImpl(components, init)
+  await engine.load()
+  return engine
+}

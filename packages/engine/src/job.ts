@@ -1,0 +1,571 @@
+import { basename, dirname, join } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { rename, rm } from 'node:fs/promises'
+import {
+  AbortedError, DEFAULT_NOTIFY_FLAGS, DoptError, InvalidArgumentError, InvalidStateError, JobEmptyError, LocalFileError,
+  NotifyFlags, OriginUnavailableError, ValidationFailedError, ValidationPendingError, toErrorInfo
+} from '@dopt/interface'
+import type {
+  AbortOptions, AddFileOptions, ErrorInfo, Job, JobEvent, JobEventMap, JobFile, JobInfo, JobNotifyInterface,
+  JobPriority, JobProgress, JobState, JobTimes, JobType
+} from '@dopt/interface'
+import { parseCid, parseSha256Hex } from '@dopt/content'
+import type { FileRecord, JobRecord } from '@dopt/store'
+import { JobFileImpl } from './job-file.js'
+import type { FileOwner } from './job-file.js'
+import { resetFile, transferFile } from './transfer.js'
+import { checkDescription, checkDisplayName, checkLocalPath, checkPriority, checkSeconds, checkUrl } from './validate.js'
+import type { EngineContext } from './context.js'
+
+const FINAL: readonly JobState[] = ['acknowledged', 'cancelled']
+const SETTLED: readonly JobState[] = ['transferred', 'error', 'acknowledged', 'cancelled']
+
+/** A download job: its record, its files, the BITS state machine, and its notifications. */
+export class JobImpl implements Job, FileOwner {
+  readonly record: JobRecord
+  readonly files: JobFileImpl[] = []
+  readonly #ctx: EngineContext
+  readonly #target = new EventTarget()
+  #callbacks: JobNotifyInterface | null = null
+  #run: { controller: AbortController, done: Promise<void> } | null = null
+  #retryTimer: NodeJS.Timeout | null = null
+  #modTimer: NodeJS.Timeout | null = null
+  #lastModification = 0
+  #saving: Promise<void> = Promise.resolve()
+  /** fileTransferred callbacks, one after another, all before jobTransferred. */
+  #fileNotifications: Promise<void> = Promise.resolve()
+
+  constructor (ctx: EngineContext, record: JobRecord) {
+    this.#ctx = ctx
+    this.record = record
+  }
+
+  static create (ctx: EngineContext, displayName: string, type: JobType, seq: number): JobImpl {
+    const now = Date.now()
+    return new JobImpl(ctx, {
+      id: randomUUID(), displayName, description: '', type, priority: 'normal', state: 'suspended',
+      notifyFlags: DEFAULT_NOTIFY_FLAGS, minimumRetryDelay: ctx.settings.minimumRetryDelay,
+      noProgressTimeout: ctx.settings.noProgressTimeout, errorCount: 0, error: null, creationTime: now,
+      modificationTime: now, transferCompletionTime: null, lastProgressTime: now, transferredNotified: false, seq
+    })
+  }
+
+  get id (): string { return this.record.id }
+  getId (): string { return this.record.id }
+  getType (): JobType { return this.record.type }
+  getDisplayName (): string { return this.record.displayName }
+  getDescription (): string { return this.record.description }
+  getPriority (): JobPriority { return this.record.priority }
+  getState (): JobState { return this.record.state }
+  getError (): ErrorInfo | null { return this.record.error }
+  getErrorCount (): number { return this.record.errorCount }
+  getNotifyFlags (): number { return this.record.notifyFlags }
+  getNotifyInterface (): JobNotifyInterface | null { return this.#callbacks }
+  getMinimumRetryDelay (): number { return this.record.minimumRetryDelay }
+  getNoProgressTimeout (): number { return this.record.noProgressTimeout }
+  enumFiles (): JobFile[] { return [...this.files] }
+
+  getTimes (): JobTimes {
+    const r = this.record
+    return {
+      creationTime: new Date(r.creationTime),
+      modificationTime: new Date(r.modificationTime),
+      transferCompletionTime: r.transferCompletionTime == null ? null : new Date(r.transferCompletionTime)
+    }
+  }
+
+  getProgress (): JobProgress {
+    const p: JobProgress = { bytesTotal: 0, bytesTransferred: 0, filesTotal: this.files.length, filesTransferred: 0, bytesFromPeers: 0, bytesFromOrigin: 0 }
+    for (const f of this.files) {
+      const fp = f.getProgress()
+      p.bytesTotal = p.bytesTotal < 0 || fp.bytesTotal < 0 ? -1 : p.bytesTotal + fp.bytesTotal
+      p.bytesTransferred += fp.bytesTransferred
+      p.bytesFromPeers += fp.bytesFromPeers
+      p.bytesFromOrigin += fp.bytesFromOrigin
+      if (fp.completed) p.filesTransferred++
+    }
+    return p
+  }
+
+  toJSON (): JobInfo {
+    const r = this.record
+    return {
+      jobId: r.id, displayName: r.displayName, description: r.description, type: r.type, priority: r.priority,
+      state: r.state, notifyFlags: r.notifyFlags, errorCount: r.errorCount, minimumRetryDelay: r.minimumRetryDelay,
+      noProgressTimeout: r.noProgressTimeout, creationTime: new Date(r.creationTime).toISOString(),
+      modificationTime: new Date(r.modificationTime).toISOString(),
+      transferCompletionTime: r.transferCompletionTime == null ? null : new Date(r.transferCompletionTime).toISOString(),
+      ...this.getProgress(), files: this.files.map(f => f.toJSON()), error: r.error
+    }
+  }
+
+  // ---- properties -------------------------------------------------------------------------------------------
+
+  async setDisplayName (name: string): Promise<void> {
+    this.#assertNot(FINAL, 'setDisplayName')
+    this.record.displayName = checkDisplayName(name)
+    await this.#changed()
+  }
+
+  async setDescription (description: string): Promise<void> {
+    this.#assertNot(FINAL, 'setDescription')
+    this.record.description = checkDescription(description)
+    await this.#changed()
+  }
+
+  async setPriority (priority: JobPriority): Promise<void> {
+    this.#assertNot(FINAL, 'setPriority')
+    this.record.priority = checkPriority(priority)
+    await this.#changed()
+    this.#ctx.reschedule()
+  }
+
+  async setMinimumRetryDelay (seconds: number): Promise<void> {
+    this.#assertNot(FINAL, 'setMinimumRetryDelay')
+    this.record.minimumRetryDelay = checkSeconds(seconds, 'the minimum retry delay')
+    await this.#changed()
+  }
+
+  async setNoProgressTimeout (seconds: number): Promise<void> {
+    this.#assertNot(FINAL, 'setNoProgressTimeout')
+    this.record.noProgressTimeout = checkSeconds(seconds, 'the no-progress timeout')
+    await this.#changed()
+  }
+
+  setNotifyFlags (flags: number): void {
+    this.#assertNot(FINAL, 'setNotifyFlags')
+    if (!Number.isInteger(flags) || flags < 0 || flags > 0x3f) {
+      throw new InvalidArgumentError(`notify flags must be a combination of NotifyFlags (0..0x3f), not ${String(flags)}`, { jobId: this.id })
+    }
+    this.record.notifyFlags = flags
+    void this.#changed().catch(() => {})
+  }
+
+  setNotifyInterface (callbacks: JobNotifyInterface | null): void {
+    this.#assertNot(FINAL, 'setNotifyInterface')
+    this.#callbacks = callbacks
+    // An application that registers after a restart still hears what it missed (BITS re-notifies).
+    if (callbacks == null) return
+    for (const f of this.files) if (f.record.completed && !f.record.transferredNotified) this.#queueFileTransferred(f)
+    if (this.record.state === 'transferred' && !this.record.transferredNotified) this.#notifyTransferred()
+  }
+
+  // ---- files ------------------------------------------------------------------------------------------------
+
+  async addFile (url: string, localPath: string, options: AddFileOptions = {}): Promise<JobFile> {
+    this.#assertNot(['transferred', ...FINAL], 'addFile')
+    const remoteName = checkUrl(url)
+    const localName = await checkLocalPath(localPath)
+    let sha256: string | null = null
+    if (options.sha256 !== undefined) {
+      if (parseSha256Hex(options.sha256) == null) throw new InvalidArgumentError(`sha256 must be 64 hex digits, not "${options.sha256}"`, { jobId: this.id })
+      sha256 = options.sha256.toLowerCase()
+    }
+    const manifestCid = options.manifest === undefined ? null : parseCid(options.manifest).toString()
+    if (this.files.some(f => f.localName === localName)) {
+      throw new InvalidArgumentError(`the job already has a file for ${localName}`, { jobId: this.id, path: localName })
+    }
+    const index = this.files.length
+    const record: FileRecord = {
+      jobId: this.id, index, remoteName, localName,
+      temporaryName: join(dirname(localName), `.${basename(localName)}.${this.id.slice(0, 8)}-${index}.dopt-tmp`),
+      sha256, manifestCid, manifestPinned: manifestCid != null, size: null, etag: null, lastModified: null,
+      finalUrl: null, acceptRanges: false, pieceSize: this.#ctx.settings.pieceSize, completed: false,
+      validationState: 'unset', originOnly: false, transferredNotified: false
+    }
+    const file = new JobFileImpl(record, this)
+    this.files.push(file)
+    await this.#ctx.store.putFile(record)
+    await this.#changed()
+    return file
+  }
+
+  /** The rules of `setValidationState` (see JobFile). */
+  async validateFile (file: JobFileImpl, valid: boolean): Promise<void> {
+    this.#assertNot(FINAL, 'setValidationState')
+    if (!file.record.completed) {
+      throw new ValidationPendingError(`${file.localName} is not transferred yet`, { jobId: this.id, path: file.localName })
+    }
+    if (valid) {
+      file.record.validationState = 'valid'
+      await this.#ctx.store.putFile(file.record)
+      return
+    }
+    await this.#rejectFile(file, new ValidationFailedError(`the application rejected ${file.remoteName}`, { context: 'remote-file', url: file.remoteName, jobId: this.id }))
+  }
+
+  /**
+   * Invalid content: any byte from peers -> fetch the file again from the origin only; all from the origin ->
+   * the job goes to `error`, and the file's progress is reset so a later resume downloads it again.
+   */
+  async #rejectFile (file: JobFileImpl, reason: ValidationFailedError): Promise<void> {
+    const fromPeers = file.isDownloadedFromPeer
+    await resetFile({ file, store: this.#ctx.store, onReset: () => {} }, null)
+    if (fromPeers) {
+      file.record.originOnly = true
+      await this.#ctx.store.putFile(file.record)
+      if (this.record.state === 'transferred') {
+        await this.#setState('queued')
+        this.#ctx.reschedule()
+      }
+      return
+    }
+    this.#abortRun()
+    await this.#fail(reason)
+  }
+
+  // ---- life cycle -------------------------------------------------------------------------------------------
+
+  async resume (_options: AbortOptions = {}): Promise<void> {
+    this.#assertNot(FINAL, 'resume')
+    if (this.files.length === 0) throw new JobEmptyError(`job ${this.id} has no files`, { jobId: this.id })
+    const s = this.record.state
+    if (s !== 'suspended' && s !== 'error' && s !== 'transient-error') return
+    this.#clearRetry()
+    this.record.error = null
+    this.record.lastProgressTime = Date.now()
+    await this.#setState('queued')
+    this.#ctx.reschedule()
+  }
+
+  async suspend (_options: AbortOptions = {}): Promise<void> {
+    this.#assertNot(['transferred', ...FINAL], 'suspend')
+    if (this.record.state === 'suspended') return
+    this.#clearRetry()
+    await this.#stopRun()
+    await this.#setState('suspended')
+  }
+
+  async cancel (_options: AbortOptions = {}): Promise<void> {
+    this.#assertNot(FINAL, 'cancel')
+    this.#clearRetry()
+    await this.#stopRun()
+    await Promise.all(this.files.map(async f => { await rm(f.temporaryName, { force: true }) }))
+    await this.#end('cancelled')
+  }
+
+  async complete (_options: AbortOptions = {}): Promise<void> {
+    this.#assertNot(FINAL, 'complete')
+    this.#clearRetry()
+    await this.#stopRun()
+    for (const f of this.files) {
+      if (f.record.completed && f.record.validationState !== 'invalid') {
+        try {
+          await rename(f.temporaryName, f.localName)
+        } catch (err) {
+          throw new LocalFileError(`cannot rename ${f.temporaryName} to ${f.localName}: ${(err as Error).message}`, { cause: err, context: 'local-file', path: f.localName, jobId: this.id })
+        }
+      } else {
+        await rm(f.temporaryName, { force: true })
+      }
+    }
+    await this.#end('acknowledged')
+  }
+
+  async #end (state: 'acknowledged' | 'cancelled'): Promise<void> {
+    await this.#setState(state)
+    await this.#saving
+    await this.#ctx.store.deleteJob(this.id)
+    this.#ctx.forget(this)
+  }
+
+  // ---- transfer (driven by the manager) ---------------------------------------------------------------------
+
+  get running (): boolean {
+    return this.#run != null
+  }
+
+  /** Starts transferring; the manager calls this when the job gets a slot. */
+  start (): void {
+    if (this.#run != null || this.record.state !== 'queued') return
+    const controller = new AbortController()
+    const done = this.#transfer(controller.signal).finally(() => {
+      this.#run = null
+      this.#ctx.reschedule()
+    })
+    this.#run = { controller, done }
+  }
+
+  /** Gives the slot back to the queue (pre-emption by a higher priority job). */
+  async requeue (): Promise<void> {
+    await this.#stopRun()
+    if (this.record.state === 'connecting' || this.record.state === 'transferring') await this.#setState('queued')
+  }
+
+  /** Stops transferring without changing the saved state, so a restart picks the job up again. */
+  async halt (): Promise<void> {
+    this.#clearRetry()
+    if (this.#modTimer != null) clearTimeout(this.#modTimer)
+    await this.#stopRun()
+    await this.#saving
+  }
+
+  /** After a restart: put the job back where it was. */
+  async restore (): Promise<void> {
+    const s = this.record.state
+    if (s === 'connecting' || s === 'transferring') {
+      await this.#setState('queued')
+    } else if (s === 'transient-error') {
+      this.#scheduleRetry()
+    }
+  }
+
+  async #transfer (signal: AbortSignal): Promise<void> {
+    try {
+      await this.#setState('connecting')
+      while (!signal.aborted) {
+        const file = this.files.find(f => !f.record.completed)
+        if (file == null) {
+          // Every file is here: wait for fileTransferred callbacks, which may reject a file and send us round again.
+          await this.#fileNotifications
+          if (signal.aborted || this.files.some(f => !f.record.completed)) continue
+          this.record.transferCompletionTime = Date.now()
+          await this.#setState('transferred')
+          return
+        }
+        await transferFile({
+          file, store: this.#ctx.store, client: this.#ctx.client, origin: this.#ctx.origin, settings: this.#ctx.settings, signal,
+          onConnected: () => { if (this.record.state === 'connecting') void this.#setState('transferring') },
+          onPiece: () => { this.record.lastProgressTime = Date.now(); this.#modified() },
+          onReset: () => { this.#modified() }
+        })
+        this.#queueFileTransferred(file)
+      }
+    } catch (err) {
+      if (signal.aborted) return
+      await this.#transferFailed(err)
+    }
+  }
+
+  async #transferFailed (err: unknown): Promise<void> {
+    if (err instanceof ValidationFailedError) {
+      // The given SHA-256 did not match (or a pinned manifest): the same rules as an application's rejection.
+      const file = this.files.find(f => !f.record.completed)
+      if (file != null && file.isDownloadedFromPeer) {
+        await resetFile({ file, store: this.#ctx.store, onReset: () => {} }, null)
+        file.record.originOnly = true
+        await this.#ctx.store.putFile(file.record)
+        await this.#setState('queued')
+        this.#ctx.reschedule()
+        return
+      }
+      if (file != null) await resetFile({ file, store: this.#ctx.store, onReset: () => {} }, null)
+      await this.#fail(err)
+      return
+    }
+    if (err instanceof OriginUnavailableError) {
+      await this.#transient(err)
+      return
+    }
+    await this.#fail(err instanceof DoptError ? err : new DoptError(`transfer failed: ${(err as Error)?.message ?? String(err)}`, { cause: err, context: 'unknown', jobId: this.id }))
+  }
+
+  async #transient (err: DoptError): Promise<void> {
+    this.record.errorCount++
+    this.record.error = toErrorInfo(err)
+    if (this.#noProgressExpired()) {
+      await this.#fail(err)
+      return
+    }
+    await this.#setState('transient-error', { error: this.record.error, transient: true })
+    this.#scheduleRetry()
+  }
+
+  #noProgressExpired (): boolean {
+    return Date.now() - this.record.lastProgressTime >= this.record.noProgressTimeout * 1000
+  }
+
+  #scheduleRetry (): void {
+    this.#clearRetry()
+    const elapsed = Date.now() - this.record.modificationTime
+    const wait = Math.max(0, this.record.minimumRetryDelay * 1000 - elapsed)
+    // Checked again when the timer fires: a timeout that ran out while we waited ends the job in error.
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null
+      if (this.record.state !== 'transient-error') return
+      const next = this.#noProgressExpired()
+        ? this.#fail(new OriginUnavailableError(this.record.error?.message ?? 'no progress', { context: this.record.error?.context ?? 'general-transport', jobId: this.id }))
+        : this.#setState('queued').then(() => { this.#ctx.reschedule() })
+      next.catch(() => {})
+    }, wait)
+  }
+
+  #clearRetry (): void {
+    if (this.#retryTimer != null) clearTimeout(this.#retryTimer)
+    this.#retryTimer = null
+  }
+
+  async #fail (err: DoptError): Promise<void> {
+    const info = toErrorInfo(err)
+    info.jobId ??= this.id
+    this.record.error = info
+    await this.#setState('error', { error: info, transient: false })
+  }
+
+  #abortRun (): void {
+    this.#run?.controller.abort(new AbortedError('the transfer was stopped'))
+  }
+
+  async #stopRun (): Promise<void> {
+    const run = this.#run
+    if (run == null) return
+    run.controller.abort(new AbortedError('the transfer was stopped'))
+    await run.done
+  }
+
+  // ---- state and notifications ------------------------------------------------------------------------------
+
+  #assertNot (states: readonly JobState[], operation: string): void {
+    if (states.includes(this.record.state)) {
+      throw new InvalidStateError(`${operation} is not allowed on job ${this.id} in state ${this.record.state}`, { jobId: this.id })
+    }
+  }
+
+  async #setState (state: JobState, error?: JobEventMap['error']): Promise<void> {
+    const previous = this.record.state
+    if (previous === state) return
+    this.record.state = state
+    if (state !== 'transferred') this.record.transferredNotified = false
+    await this.#save()
+    this.#emit('state', { state, previous })
+    if (error != null) this.#emit('error', error)
+    if (state === 'error') {
+      this.#notify(NotifyFlags.JobError, async cb => { await cb.jobError?.(this, this.record.error!) })
+    } else if (state === 'transferred') {
+      this.#emit('transferred', this.getProgress())
+      this.#notifyTransferred()
+    } else {
+      this.#modified()
+    }
+  }
+
+  async #changed (): Promise<void> {
+    await this.#save()
+    this.#modified()
+  }
+
+  /** Saves the record; saves are chained so that they land in order. */
+  async #save (): Promise<void> {
+    this.record.modificationTime = Date.now()
+    const snapshot = { ...this.record }
+    if (FINAL.includes(snapshot.state)) return
+    this.#saving = this.#saving.then(async () => { await this.#ctx.store.putJob(snapshot) }).catch(() => {})
+    await this.#saving
+  }
+
+  #wants (flag: number): boolean {
+    const flags = this.record.notifyFlags
+    return this.#callbacks != null && (flags & NotifyFlags.Disable) === 0 && (flags & flag) !== 0
+  }
+
+  #notify (flag: number, call: (cb: JobNotifyInterface) => Promise<void>): void {
+    const cb = this.#callbacks
+    if (cb == null || !this.#wants(flag)) return
+    void this.#ctx.notifier.run(async () => { await call(cb) })
+  }
+
+  /** Progress and modifications, throttled to one per `modificationInterval`, the last one always delivered. */
+  #modified (): void {
+    if (this.#modTimer != null) return
+    const wait = Math.max(0, this.#lastModification + this.#ctx.settings.modificationInterval - Date.now())
+    this.#modTimer = setTimeout(() => {
+      this.#modTimer = null
+      this.#lastModification = Date.now()
+      if (FINAL.includes(this.record.state)) return
+      this.#emit('progress', this.getProgress())
+      this.#notify(NotifyFlags.JobModification, async cb => { await cb.jobModification?.(this) })
+    }, wait)
+  }
+
+  #queueFileTransferred (file: JobFileImpl): void {
+    this.#emit('file-transferred', { file })
+    this.#fileNotifications = this.#fileNotifications.then(async () => {
+      if (!this.#wants(NotifyFlags.FileTransferred) || !file.record.completed || file.record.transferredNotified) return
+      const cb = this.#callbacks!
+      const ok = await this.#ctx.notifier.runUntilDone(async () => { await cb.fileTransferred?.(this, file) },
+        this.#ctx.settings.callbackRetryDelay * 1000,
+        () => file.record.completed && !FINAL.includes(this.record.state) && this.#callbacks === cb)
+      if (ok && file.record.completed) {
+        file.record.transferredNotified = true
+        await this.#ctx.store.putFile(file.record)
+      }
+    })
+  }
+
+  #notifyTransferred (): void {
+    if (!this.#wants(NotifyFlags.JobTransferred)) return
+    const cb = this.#callbacks!
+    void this.#fileNotifications.then(async () => {
+      const ok = await this.#ctx.notifier.runUntilDone(async () => { await cb.jobTransferred?.(this) },
+        this.#ctx.settings.callbackRetryDelay * 1000,
+        () => this.record.state === 'transferred' && !this.record.transferredNotified)
+      if (ok && this.record.state === 'transferred') {
+        this.record.transferredNotified = true
+        await this.#save()
+      }
+    })
+  }
+
+  #emit<K extends keyof JobEventMap>(type: K, detail: JobEventMap[K]): void {
+    this.#target.dispatchEvent(new CustomEvent(type, { detail }))
+  }
+
+  // ---- waiting and iterating --------------------------------------------------------------------------------
+
+  addEventListener<K extends keyof JobEventMap>(type: K, listener: (event: CustomEvent<JobEventMap[K]>) => void, options?: AddEventListenerOptions): void {
+    this.#target.addEventListener(type, listener as EventListener, options)
+  }
+
+  removeEventListener<K extends keyof JobEventMap>(type: K, listener: (event: CustomEvent<JobEventMap[K]>) => void): void {
+    this.#target.removeEventListener(type, listener as EventListener)
+  }
+
+  async waitFor (states: readonly JobState[] = SETTLED, options: AbortOptions = {}): Promise<JobState> {
+    if (states.includes(this.record.state)) return this.record.state
+    return await new Promise<JobState>((resolve, reject) => {
+      const onState = (e: CustomEvent<JobEventMap['state']>): void => {
+        if (!states.includes(e.detail.state)) return
+        cleanup()
+        resolve(e.detail.state)
+      }
+      const onAbort = (): void => { cleanup(); reject(options.signal?.reason ?? new AbortedError('aborted')) }
+      const cleanup = (): void => {
+        this.removeEventListener('state', onState)
+        options.signal?.removeEventListener('abort', onAbort)
+      }
+      this.addEventListener('state', onState)
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      if (options.signal?.aborted === true) onAbort()
+    })
+  }
+
+  async * events (options: AbortOptions = {}): AsyncIterableIterator<JobEvent> {
+    const queue: JobEvent[] = []
+    let wake: (() => void) | null = null
+    const types: Array<keyof JobEventMap> = ['state', 'progress', 'file-transferred', 'transferred', 'error']
+    const listener = (e: Event): void => {
+      const detail = (e as CustomEvent).detail as object
+      queue.push({ type: e.type, jobId: this.id, ...detail } as JobEvent)
+      wake?.()
+    }
+    const onAbort = (): void => wake?.()
+    for (const t of types) this.#target.addEventListener(t, listener)
+    options.signal?.addEventListener('abort', onAbort)
+    try {
+      while (options.signal?.aborted !== true) {
+        const event = queue.shift()
+        if (event == null) {
+          if (FINAL.includes(this.record.state)) return
+          await new Promise<void>(resolve => { wake = resolve })
+          wake = null
+          continue
+        }
+        yield event
+        if (event.type === 'state' && FINAL.includes(event.state)) return
+      }
+    } finally {
+      for (const t of types) this.#target.removeEventListener(t, listener)
+      options.signal?.removeEventListener('abort', onAbort)
+    }
+  }
+}

@@ -1,0 +1,80 @@
+import { pieceRange } from '@dopt/content'
+import type { OriginClient } from '@dopt/origin'
+import type { AbortOptions } from '@dopt/interface'
+import type { JobFileImpl } from './job-file.js'
+import type { PieceRun, PieceSinkLike, PieceSource } from './piece-source.js'
+
+/**
+ * Pieces from the origin: a run of consecutive pieces is one ranged GET (coalesced), cut into pieces as the bytes
+ * stream in. A file of unknown size is one open-ended run whose last piece ends where the body ends.
+ */
+export class OriginSource implements PieceSource {
+  readonly kind = 'origin' as const
+  readonly #client: OriginClient
+
+  constructor (client: OriginClient) {
+    this.#client = client
+  }
+
+  async fetch (file: JobFileImpl, run: PieceRun, sink: PieceSinkLike, options: AbortOptions & { onBytes?(chunk: Uint8Array): void }): Promise<void> {
+    const { pieceSize } = file.record
+    const size = file.record.size
+    const start = run.first * pieceSize
+    const end = size == null ? undefined : pieceRange(run.first + run.count - 1, size, pieceSize).end
+    const lengthOf = (index: number): number => size == null ? pieceSize : pieceRange(index, size, pieceSize).end - index * pieceSize
+
+    let piece = run.first
+    let buffer: Buffer | null = null
+    let fill = 0
+
+    // Copies as much of `chunk` as fits into pieces; returns where it stopped when it ran out of buffers.
+    const take = (chunk: Uint8Array, from: number): number => {
+      let off = from
+      while (off < chunk.byteLength) {
+        buffer ??= sink.tryAllocate()
+        if (buffer == null) return off
+        const n = Math.min(lengthOf(piece) - fill, chunk.byteLength - off)
+        buffer.set(chunk.subarray(off, off + n), fill)
+        fill += n
+        off += n
+        if (fill === lengthOf(piece)) {
+          sink.accept(piece++, buffer, fill, 'origin')
+          buffer = null
+          fill = 0
+        }
+      }
+      return off
+    }
+
+    const onData = (chunk: Uint8Array): void | Promise<void> => {
+      options.onBytes?.(chunk)
+      const stopped = take(chunk, 0)
+      if (stopped === chunk.byteLength) return
+      // Out of buffers: the client keeps `chunk` intact and the socket paused until this settles.
+      return (async () => {
+        let off = stopped
+        while (off < chunk.byteLength) {
+          buffer = await sink.allocate(options)
+          off = take(chunk, off)
+        }
+      })()
+    }
+
+    try {
+      await this.#client.fetchRange(file.record.finalUrl ?? file.remoteName, {
+        start,
+        end,
+        validator: { etag: file.record.etag, lastModified: file.record.lastModified },
+        onData,
+        signal: options.signal
+      })
+      if (buffer != null && fill > 0 && size == null) {
+        // The body ended mid-piece: for unknown sizes that is the last piece.
+        sink.accept(piece++, buffer, fill, 'origin')
+        buffer = null
+      }
+    } finally {
+      if (buffer != null) sink.release(buffer)
+    }
+  }
+}

@@ -1,0 +1,145 @@
+import { equalBytes, sha256Async } from '@dopt/content'
+import { LocalFileError, ValidationFailedError } from '@dopt/interface'
+import type { AbortOptions } from '@dopt/interface'
+import type { Store } from '@dopt/store'
+import type { FileHandle } from 'node:fs/promises'
+import type { JobFileImpl } from './job-file.js'
+import type { PieceOrigin, PieceSinkLike } from './piece-source.js'
+import type { EngineSettings } from './settings.js'
+
+export interface PieceSinkInit {
+  file: JobFileImpl
+  handle: FileHandle
+  store: Store
+  settings: EngineSettings
+  /** Expected piece hashes (from a manifest), if any. */
+  expected: Uint8Array[] | null
+  /** Hashes of verified pieces, filled as pieces land (to build the manifest at the end). */
+  hashes: Map<number, Uint8Array>
+  /** Called after each piece is written and marked. */
+  onPiece(index: number, length: number, from: PieceOrigin): void
+}
+
+/**
+ * Hashes, checks and writes whole pieces with a fixed pool of buffers, so memory stays bounded and hashing and
+ * writing (both on libuv's thread pool) overlap with receiving the next pieces. Bitmaps are saved in batches: a piece
+ * is marked only after its bytes are written, so a crash can lose marks (the piece is fetched again) but never
+ * mark a piece that is not on disk.
+ */
+export class PieceSink implements PieceSinkLike {
+  readonly #init: PieceSinkInit
+  readonly #free: Buffer[] = []
+  readonly #waiters: Array<{ resolve: (b: Buffer) => void, reject: (err: unknown) => void }> = []
+  readonly #inFlight = new Set<Promise<void>>()
+  #error: unknown = null
+  #pendingHashes: Array<[number, Uint8Array]> = []
+  #unsaved = 0
+  #flushTimer: NodeJS.Timeout | null = null
+  #flushing: Promise<void> = Promise.resolve()
+
+  constructor (init: PieceSinkInit) {
+    this.#init = init
+    for (let i = 0; i < init.settings.piecesInFlight; i++) this.#free.push(Buffer.allocUnsafe(init.file.record.pieceSize))
+  }
+
+  /** The first error of a piece (a failed write or a hash mismatch), or null. */
+  get error (): unknown {
+    return this.#error
+  }
+
+  tryAllocate (): Buffer | null {
+    this.#throwIfFailed()
+    return this.#free.pop() ?? null
+  }
+
+  async allocate (options: AbortOptions = {}): Promise<Buffer> {
+    options.signal?.throwIfAborted()
+    const buffer = this.tryAllocate()
+    if (buffer != null) return buffer
+    return await new Promise<Buffer>((resolve, reject) => {
+      const onAbort = (): void => {
+        const i = this.#waiters.indexOf(waiter)
+        if (i >= 0) this.#waiters.splice(i, 1)
+        reject(options.signal?.reason)
+      }
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      const waiter = {
+        resolve: (b: Buffer) => { options.signal?.removeEventListener('abort', onAbort); resolve(b) },
+        reject: (err: unknown) => { options.signal?.removeEventListener('abort', onAbort); reject(err) }
+      }
+      this.#waiters.push(waiter)
+    })
+  }
+
+  release (buffer: Buffer): void {
+    const waiter = this.#waiters.shift()
+    if (waiter != null) waiter.resolve(buffer)
+    else this.#free.push(buffer)
+  }
+
+  accept (index: number, buffer: Buffer, length: number, from: PieceOrigin): void {
+    const task = this.#store(index, buffer, length, from)
+      .catch(err => {
+        this.#error ??= err
+        for (const w of this.#waiters.splice(0)) w.reject(err)
+      })
+      .finally(() => { this.#inFlight.delete(task); this.release(buffer) })
+    this.#inFlight.add(task)
+  }
+
+  async #store (index: number, buffer: Buffer, length: number, from: PieceOrigin): Promise<void> {
+    const { file, handle, expected } = this.#init
+    const bytes = buffer.subarray(0, length)
+    const hash = await sha256Async(bytes)
+    const want = expected?.[index]
+    if (want != null && !equalBytes(want, hash)) {
+      throw new ValidationFailedError(`piece ${index} of ${file.remoteName} does not match its manifest`, { context: 'remote-file', url: file.remoteName })
+    }
+    const position = index * file.record.pieceSize
+    try {
+      let written = 0
+      while (written < length) {
+        const { bytesWritten } = await handle.write(bytes, written, length - written, position + written)
+        written += bytesWritten
+      }
+    } catch (err) {
+      throw new LocalFileError(`cannot write ${file.temporaryName}: ${(err as Error).message}`, { cause: err, context: 'local-file', path: file.temporaryName })
+    }
+    file.done?.set(index)
+    file.fromPeer?.set(index, from === 'peer')
+    this.#init.hashes.set(index, hash)
+    this.#pendingHashes.push([index, hash])
+    this.#init.onPiece(index, length, from)
+    if (++this.#unsaved >= this.#init.settings.flushPieces) void this.flush()
+    else this.#flushTimer ??= setTimeout(() => { void this.flush() }, this.#init.settings.flushInterval)
+  }
+
+  /** Waits for every accepted piece; throws the first piece error. */
+  async drain (): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight])
+    this.#throwIfFailed()
+  }
+
+  /** Saves the bitmaps and new hashes; saves are serialized so an older bitmap never overwrites a newer one. */
+  async flush (): Promise<void> {
+    if (this.#flushTimer != null) { clearTimeout(this.#flushTimer); this.#flushTimer = null }
+    const { file, store } = this.#init
+    if (file.done == null || file.fromPeer == null) return
+    const update = { done: file.done.toBytes(), fromPeer: file.fromPeer.toBytes(), hashes: this.#pendingHashes }
+    this.#pendingHashes = []
+    this.#unsaved = 0
+    this.#flushing = this.#flushing.then(async () => { await store.putPieces(file.record.jobId, file.index, update) })
+    await this.#flushing
+  }
+
+  /** Drains, saves and stops the timer, whatever happened; rethrows the first error of the pieces, if any. */
+  async close (): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight])
+    await this.flush()
+    this.#throwIfFailed()
+  }
+
+  #throwIfFailed (): void {
+    if (this.#error != null) throw this.#error
+  }
+}

@@ -1,0 +1,32 @@
+import type { AbortOptions } from '@dopt/interface'
+import type { JobFileImpl } from './job-file.js'
+
+/** Where a piece's bytes came from; recorded per piece so the validation rules can tell peer bytes from origin bytes. */
+export type PieceOrigin = 'origin' | 'peer'
+
+/** Receives verified-to-be pieces from a source: buffers come from the sink's pool and go back to it. */
+export interface PieceSinkLike {
+  /** A free piece buffer, waiting while all are in use (backpressure). */
+  allocate(options?: AbortOptions): Promise<Buffer>
+  /** A free piece buffer now, or null when all are in use. */
+  tryAllocate(): Buffer | null
+  /** Hands over a complete piece; the sink hashes, checks, writes and records it, then frees the buffer. */
+  accept(index: number, buffer: Buffer, length: number, from: PieceOrigin): void
+  /** Returns an unused buffer to the pool. */
+  release(buffer: Buffer): void
+}
+
+/** A run of consecutive pieces to fetch. */
+export interface PieceRun {
+  first: number
+  count: number
+}
+
+/**
+ * A source of pieces: the origin now, peers later. The scheduler sees only this, as Helia's block brokers: it asks
+ * for runs of pieces and the source delivers each whole piece to the sink.
+ */
+export interface PieceSource {
+  readonly kind: PieceOrigin
+  fetch(file: JobFileImpl, run: PieceRun, sink: PieceSinkLike, options: AbortOptions & { onBytes?(chunk: Uint8Array): void }): Promise<void>
+}

@@ -1,0 +1,43 @@
+/** Settings of the job engine. Every field has a default; `@dopt/node` passes what the user configured. */
+export interface EngineInit {
+  /** Jobs transferring at once; a higher-priority job pre-empts a lower one when all slots are taken. @default 4 */
+  maxConcurrentJobs?: number
+  /** Notification callbacks running at once across the node (BITS: four per user). @default 4 */
+  maxConcurrentCallbacks?: number
+  /** Seconds before a throwing `jobTransferred` / `fileTransferred` callback is called again. @default 5 */
+  callbackRetryDelay?: number
+  /** Milliseconds between two `jobModification` callbacks or `progress` events of one job. @default 250 */
+  modificationInterval?: number
+  /** Default minimum retry delay of new jobs, in seconds (BITS: 600). @default 600 */
+  minimumRetryDelay?: number
+  /** Default no-progress timeout of new jobs, in seconds (BITS: 14 days). @default 1209600 */
+  noProgressTimeout?: number
+  /** Piece size of new files, in bytes. @default 1 MiB */
+  pieceSize?: number
+  /** Pieces in memory per transfer, being hashed or written. @default 8 */
+  piecesInFlight?: number
+  /** Piece bitmaps are saved after this many new pieces, or `flushInterval` ms, whichever comes first. @default 32 */
+  flushPieces?: number
+  /** @default 500 */
+  flushInterval?: number
+  /** Times a file restarts in a row because the origin's copy changed, before the job takes a transient error. @default 3 */
+  maxContentRestarts?: number
+}
+
+export type EngineSettings = Required<EngineInit>
+
+export function engineSettings (init: EngineInit = {}): EngineSettings {
+  return {
+    maxConcurrentJobs: init.maxConcurrentJobs ?? 4,
+    maxConcurrentCallbacks: init.maxConcurrentCallbacks ?? 4,
+    callbackRetryDelay: init.callbackRetryDelay ?? 5,
+    modificationInterval: init.modificationInterval ?? 250,
+    minimumRetryDelay: init.minimumRetryDelay ?? 600,
+    noProgressTimeout: init.noProgressTimeout ?? 1_209_600,
+    pieceSize: init.pieceSize ?? (1 << 20),
+    piecesInFlight: init.piecesInFlight ?? 8,
+    flushPieces: init.flushPieces ?? 32,
+    flushInterval: init.flushInterval ?? 500,
+    maxContentRestarts: init.maxContentRestarts ?? 3
+  }
+}

@@ -1,0 +1,195 @@
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { open } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
+import { Bitfield, decodeManifest, encodeManifest, manifestCid, parseSha256Hex, equalBytes, pieceCount } from '@dopt/content'
+import { ContentChangedError, LocalFileError, OriginProtocolError, ValidationFailedError } from '@dopt/interface'
+import type { OriginClient, RemoteInfo } from '@dopt/origin'
+import type { Store } from '@dopt/store'
+import { PieceSink } from './piece-sink.js'
+import type { JobFileImpl } from './job-file.js'
+import type { PieceOrigin, PieceRun, PieceSource } from './piece-source.js'
+import type { EngineSettings } from './settings.js'
+
+export interface TransferContext {
+  file: JobFileImpl
+  store: Store
+  client: OriginClient
+  origin: PieceSource
+  settings: EngineSettings
+  signal: AbortSignal
+  /** The origin answered: the job moves from connecting to transferring. */
+  onConnected(): void
+  /** A piece was verified and written. */
+  onPiece(length: number, from: PieceOrigin): void
+  /** The file's pieces were dropped (the remote copy changed): progress goes back. */
+  onReset(): void
+}
+
+/**
+ * Downloads the missing pieces of one file into its temporary file, then checks the whole-file SHA-256 (when given)
+ * and records the manifest. Resumes from the saved bitmap; restarts the file when the origin's copy changed
+ * (BITS' consistency rule: a file is never stitched from two versions).
+ */
+export async function transferFile (ctx: TransferContext): Promise<void> {
+  for (let restarts = 0; ; restarts++) {
+    try {
+      await attempt(ctx)
+      return
+    } catch (err) {
+      if (!(err instanceof ContentChangedError) || restarts >= ctx.settings.maxContentRestarts) throw err
+      await resetFile(ctx, null)
+    }
+  }
+}
+
+async function attempt (ctx: TransferContext): Promise<void> {
+  const { file, store, client, signal } = ctx
+  const info = await client.head(file.remoteName, { signal })
+  ctx.onConnected()
+  if (changed(file, info)) await resetFile(ctx, info)
+  Object.assign(file.record, { etag: info.etag, lastModified: info.lastModified, finalUrl: info.url, acceptRanges: info.acceptRanges })
+  if (file.record.size == null && info.size != null) file.setSize(info.size)
+  await store.putFile(file.record)
+
+  const handle = await openTemporary(file)
+  try {
+    const hashes = await store.getHashes(file.record.jobId, file.index)
+    const expected = await expectedHashes(ctx)
+    const want = file.record.sha256 == null ? null : parseSha256Hex(file.record.sha256)
+    // Hash the whole file on the way in when it streams from byte 0 in one go; else read it back at the end.
+    const whole = want != null && (file.done?.count ?? 0) === 0 ? createHash('sha256') : null
+    const sink = new PieceSink({
+      file, handle, store, settings: ctx.settings, expected, hashes, onPiece: (index, length, from) => {
+        if (file.done == null) file.streamed += length
+        ctx.onPiece(length, from)
+      }
+    })
+    try {
+      for (const run of missingRuns(file)) {
+        await ctx.origin.fetch(file, run, sink, { signal, onBytes: whole == null ? undefined : chunk => whole.update(chunk) })
+      }
+    } finally {
+      await sink.close()
+    }
+    if (file.done == null) {
+      // Unknown size: the body's end fixed it. Every piece arrived, all from the origin.
+      file.setSize(file.streamed)
+      const done = file.done as Bitfield | null
+      for (let i = 0; i < (done?.length ?? 0); i++) done?.set(i)
+      await store.putPieces(file.record.jobId, file.index, { done: done?.toBytes() ?? new Uint8Array(), fromPeer: file.fromPeer?.toBytes() ?? new Uint8Array(), hashes: [] })
+    }
+    if (file.done?.full !== true) throw new OriginProtocolError(`${file.remoteName} ended before all its pieces arrived`, { context: 'remote-file', url: file.remoteName })
+    if (file.record.size != null) await handle.truncate(file.record.size)
+    if (want != null) {
+      const got = whole != null ? new Uint8Array(whole.digest()) : await hashFile(file.temporaryName)
+      if (!equalBytes(got, want)) {
+        throw new ValidationFailedError(`the SHA-256 of ${file.remoteName} does not match the one given`, { context: 'remote-file', url: file.remoteName })
+      }
+    }
+    await recordManifest(ctx, hashes)
+  } finally {
+    await handle.close()
+  }
+  file.record.completed = true
+  await store.putFile(file.record)
+}
+
+/** True when the origin's copy is not the one the saved pieces came from. */
+function changed (file: JobFileImpl, info: RemoteInfo): boolean {
+  const r = file.record
+  if (r.size == null) return (file.done?.count ?? 0) > 0 || file.streamed > 0
+  if (info.size == null) return true
+  if (info.size !== r.size) return true
+  if (r.etag != null || info.etag != null) return info.etag !== r.etag
+  return info.lastModified !== r.lastModified
+}
+
+/** Drops every piece of the file, and its manifest unless the caller pinned it. */
+export async function resetFile (ctx: Pick<TransferContext, 'file' | 'store' | 'onReset'>, info: RemoteInfo | null): Promise<void> {
+  const { file, store } = ctx
+  Object.assign(file.record, {
+    size: null, etag: info?.etag ?? null, lastModified: info?.lastModified ?? null, completed: false,
+    validationState: 'unset', transferredNotified: false
+  })
+  if (!file.record.manifestPinned) file.record.manifestCid = null
+  file.streamed = 0
+  file.setSize(info?.size ?? null)
+  await store.resetFile(file.record)
+  ctx.onReset()
+}
+
+function * missingRuns (file: JobFileImpl): Generator<PieceRun> {
+  if (file.done == null) {
+    yield { first: 0, count: Number.MAX_SAFE_INTEGER }
+    return
+  }
+  let first = -1
+  for (let i = 0; i <= file.done.length; i++) {
+    const missing = i < file.done.length && !file.done.get(i)
+    if (missing && first < 0) first = i
+    if (!missing && first >= 0) {
+      yield { first, count: i - first }
+      first = -1
+    }
+  }
+}
+
+async function openTemporary (file: JobFileImpl): Promise<FileHandle> {
+  const resume = (file.done?.count ?? 0) > 0
+  try {
+    if (resume) {
+      try {
+        return await open(file.temporaryName, 'r+')
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+        // The temporary file is gone: its pieces are too.
+        file.done?.clear()
+        file.fromPeer?.clear()
+      }
+    }
+    return await open(file.temporaryName, 'w+')
+  } catch (err) {
+    throw new LocalFileError(`cannot open ${file.temporaryName}: ${(err as Error).message}`, { cause: err, context: 'local-file', path: file.temporaryName })
+  }
+}
+
+/** Piece hashes to check against: those of a manifest the caller pinned, when it is in the store. */
+async function expectedHashes (ctx: TransferContext): Promise<Uint8Array[] | null> {
+  const cid = ctx.file.record.manifestCid
+  if (cid == null || !ctx.file.record.manifestPinned) return null
+  const bytes = await ctx.store.getManifest(cid)
+  if (bytes == null) return null
+  const manifest = decodeManifest(bytes)
+  if (manifest.size !== ctx.file.record.size || manifest.pieceSize !== ctx.file.record.pieceSize) {
+    throw new ValidationFailedError(`the manifest ${cid} does not describe ${ctx.file.remoteName}`, { context: 'remote-file', url: ctx.file.remoteName })
+  }
+  return manifest.pieceHashes
+}
+
+/** Records the manifest of the finished file (piece hashes as verified), so the node can offer it to peers. */
+async function recordManifest (ctx: TransferContext, hashes: Map<number, Uint8Array>): Promise<void> {
+  const { file, store } = ctx
+  const size = file.record.size ?? 0
+  const count = pieceCount(size, file.record.pieceSize)
+  const pieceHashes: Uint8Array[] = []
+  for (let i = 0; i < count; i++) {
+    const h = hashes.get(i)
+    if (h == null) return // a piece from an older run without a saved hash: no manifest this time
+    pieceHashes.push(h)
+  }
+  const encoded = encodeManifest({
+    size, pieceSize: file.record.pieceSize, pieceHashes,
+    sha256: file.record.sha256 == null ? null : parseSha256Hex(file.record.sha256),
+    source: { url: file.remoteName, etag: file.record.etag, lastModified: file.record.lastModified }
+  })
+  const cid = manifestCid(encoded).toString()
+  await store.putManifest(cid, encoded)
+  if (!file.record.manifestPinned) file.record.manifestCid = cid
+}
+
+async function hashFile (path: string): Promise<Uint8Array> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer)
+  return new Uint8Array(hash.digest())
+}

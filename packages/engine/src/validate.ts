@@ -1,0 +1,76 @@
+import { access, constants, stat } from 'node:fs/promises'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { InvalidArgumentError, InvalidPathError, InvalidUrlError, JOB_PRIORITIES } from '@dopt/interface'
+import type { JobPriority } from '@dopt/interface'
+
+/** BITS limits display names to 256 characters. */
+export const MAX_DISPLAY_NAME = 256
+export const MAX_DESCRIPTION = 1024
+
+export function checkDisplayName (name: unknown): string {
+  if (typeof name !== 'string' || name.trim() === '') {
+    throw new InvalidArgumentError('the job name is required')
+  }
+  if ([...name].length > MAX_DISPLAY_NAME) {
+    throw new InvalidArgumentError(`the job name has ${[...name].length} characters; at most ${MAX_DISPLAY_NAME} are allowed`)
+  }
+  return name
+}
+
+export function checkDescription (text: unknown): string {
+  if (typeof text !== 'string') throw new InvalidArgumentError('the description must be a string')
+  if ([...text].length > MAX_DESCRIPTION) throw new InvalidArgumentError(`the description is longer than ${MAX_DESCRIPTION} characters`)
+  return text
+}
+
+export function checkPriority (priority: unknown): JobPriority {
+  if (!JOB_PRIORITIES.includes(priority as JobPriority)) {
+    throw new InvalidArgumentError(`priority must be one of ${JOB_PRIORITIES.join(', ')}, not "${String(priority)}"`)
+  }
+  return priority as JobPriority
+}
+
+/** Seconds: a finite number >= 0 (fractions allowed, for tests and tight SLAs). */
+export function checkSeconds (value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidArgumentError(`${what} must be a number of seconds >= 0, not ${String(value)}`)
+  }
+  return value
+}
+
+export function checkUrl (url: unknown): string {
+  if (typeof url !== 'string' || url === '') throw new InvalidUrlError('the URL is required')
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch (err) {
+    throw new InvalidUrlError(`"${url}" is not a valid URL`, { cause: err, url })
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new InvalidUrlError(`"${url}" is not an http or https URL`, { url })
+  }
+  if (parsed.hostname === '') throw new InvalidUrlError(`"${url}" has no host`, { url })
+  return parsed.href
+}
+
+/**
+ * The destination must be absolute, not a folder, and in a writable folder that exists, so that mistakes show at
+ * `addFile` and not an hour into the download.
+ */
+export async function checkLocalPath (path: unknown): Promise<string> {
+  if (typeof path !== 'string' || path === '') throw new InvalidPathError('the local path is required')
+  if (!isAbsolute(path)) throw new InvalidPathError(`"${path}" is not an absolute path`, { path })
+  if (path.endsWith('/')) throw new InvalidPathError(`"${path}" names a folder, not a file`, { path })
+  const full = resolve(path)
+  const dir = dirname(full)
+  const info = await stat(dir).catch(() => null)
+  if (info == null || !info.isDirectory()) throw new InvalidPathError(`the folder ${dir} does not exist`, { path, context: 'local-file' })
+  try {
+    await access(dir, constants.W_OK)
+  } catch (err) {
+    throw new InvalidPathError(`the folder ${dir} is not writable`, { path, cause: err, context: 'local-file' })
+  }
+  const target = await stat(full).catch(() => null)
+  if (target?.isDirectory() === true) throw new InvalidPathError(`${full} is a folder`, { path, context: 'local-file' })
+  return full
+}

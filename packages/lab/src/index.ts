@@ -1,0 +1,3 @@
+export { startOrigin } from './origin-server.js'
+export { randomBytesSeeded, writeRandomFile } from './random-file.js'
+export type { Origin, OriginFault, OriginFile, OriginInit, OriginRequestLog } from './types.js'

@@ -1,0 +1,38 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { InvalidArgumentError } from '@dopt/interface'
+import type { EngineInit } from '@dopt/engine'
+import type { OriginClientInit } from '@dopt/origin'
+
+/** Download modes, as Delivery Optimization's DODownloadMode 0..3. */
+export type DownloadMode = 'http' | 'lan' | 'group' | 'internet'
+export const DOWNLOAD_MODES: readonly DownloadMode[] = ['http', 'lan', 'group', 'internet']
+
+/** Configuration of a node. Everything is optional. */
+export interface NodeConfig extends EngineInit {
+  /** Folder of the database and the node's identity. @default $XDG_DATA_HOME/dopt, else ~/.local/share/dopt */
+  dataDir?: string
+  /** libp2p listen addresses (peer support: see docs/architecture.md). @default [] */
+  listen?: string[]
+  /** Peers to connect to, as multiaddrs. @default [] */
+  peers?: string[]
+  /** @default 'lan' */
+  mode?: DownloadMode
+  /** Group of peers to share with [DOGroupId]. */
+  groupId?: string
+  /** Settings of the HTTP origin client. */
+  origin?: OriginClientInit
+}
+
+/** The default data folder: `$XDG_DATA_HOME/dopt`, else `~/.local/share/dopt`. */
+export function defaultDataDir (env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_DATA_HOME
+  return xdg != null && xdg !== '' ? join(xdg, 'dopt') : join(homedir(), '.local', 'share', 'dopt')
+}
+
+export function checkMode (mode: unknown): DownloadMode {
+  if (!DOWNLOAD_MODES.includes(mode as DownloadMode)) {
+    throw new InvalidArgumentError(`mode must be one of ${DOWNLOAD_MODES.join(', ')}, not "${String(mode)}"`)
+  }
+  return mode as DownloadMode
+}

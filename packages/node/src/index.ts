@@ -1,0 +1,14 @@
+export { createNode } from './node.js'
+export type { DoptNode } from './node.js'
+export { defaultDataDir, DOWNLOAD_MODES } from './config.js'
+export type { NodeConfig, DownloadMode } from './config.js'
+export {
+  NotifyFlags, DEFAULT_NOTIFY_FLAGS, JOB_STATES, JOB_PRIORITIES, DoptError, InvalidArgumentError, InvalidUrlError,
+  InvalidPathError, InvalidStateError, JobNotFoundError, JobEmptyError, ValidationPendingError, ValidationFailedError,
+  HttpStatusError, OriginUnavailableError, OriginProtocolError, ContentChangedError, LocalFileError,
+  SchemaMismatchError, NodeStoppedError, AbortedError, toErrorInfo, errorFromInfo
+} from '@dopt/interface'
+export type {
+  Job, JobFile, JobManager, JobState, JobType, JobPriority, JobProgress, FileProgress, JobTimes, JobInfo, FileInfo,
+  JobNotifyInterface, JobEvent, JobEventMap, ErrorInfo, ErrorContext, AddFileOptions, ValidationState, AbortOptions
+} from '@dopt/interface'

@@ -1,0 +1,166 @@
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { AbortedError, OriginUnavailableError } from '@dopt/interface'
+import { IdleTimer } from './idle-timer.js'
+import type { BodySink, Exchange, ExchangeRequest, Transport, TransportSettings } from './transport.js'
+
+/**
+ * `https:` (and, where asked, `http:`) through node:http. Slower than the raw socket path, but it brings TLS and
+ * keeps connections alive between requests, which saves a handshake per range.
+ */
+export class NodeHttpTransport implements Transport {
+  readonly #settings: TransportSettings
+  readonly #httpAgent = new HttpAgent({ keepAlive: true })
+  readonly #httpsAgent = new HttpsAgent({ keepAlive: true })
+
+  constructor (settings: TransportSettings) {
+    this.#settings = settings
+  }
+
+  async open (request: ExchangeRequest): Promise<Exchange> {
+    if (request.signal?.aborted === true) throw new AbortedError('request aborted', { url: request.url.href })
+    const https = request.url.protocol === 'https:'
+    const req = (https ? httpsRequest : httpRequest)(request.url, {
+      method: request.method,
+      agent: https ? this.#httpsAgent : this.#httpAgent,
+      headers: { 'user-agent': this.#settings.userAgent, accept: '*/*', 'accept-encoding': 'identity', ...request.headers }
+    })
+    return await new NodeHttpExchange(req, request, this.#settings).opened
+  }
+}
+
+type Phase = 'head' | 'held' | 'body' | 'done'
+
+class NodeHttpExchange implements Exchange {
+  status = 0
+  headers = new Map<string, string>()
+  readonly opened: Promise<Exchange>
+  readonly #req: ClientRequest
+  readonly #url: string
+  readonly #signal: AbortSignal | undefined
+  readonly #idle: IdleTimer
+  readonly #connectTimer: ReturnType<typeof setTimeout>
+  #opening!: { resolve: (exchange: Exchange) => void, reject: (err: unknown) => void }
+  #reading: { resolve: () => void, reject: (err: unknown) => void } | null = null
+  #res: IncomingMessage | null = null
+  #phase: Phase = 'head'
+  #error: unknown = null
+
+  constructor (req: ClientRequest, request: ExchangeRequest, settings: TransportSettings) {
+    this.#req = req
+    this.#url = request.url.href
+    this.#signal = request.signal
+    this.opened = new Promise((resolve, reject) => { this.#opening = { resolve, reject } })
+    this.#idle = new IdleTimer(settings.idleTimeout, () => {
+      this.#fail(this.#unavailable(`no data from the origin for ${settings.idleTimeout} ms`))
+    })
+    this.#connectTimer = setTimeout(() => {
+      this.#fail(this.#unavailable(`could not connect within ${settings.connectTimeout} ms`))
+    }, settings.connectTimeout)
+    req.on('socket', socket => {
+      socket.setNoDelay(true)
+      // A socket reused from the pool is connected already.
+      if (!socket.connecting) this.#onConnect()
+      else socket.once(request.url.protocol === 'https:' ? 'secureConnect' : 'connect', this.#onConnect)
+      socket.on('data', this.#touch)
+    })
+    req.on('response', this.#onResponse)
+    req.on('error', (err: Error) => { this.#fail(this.#unavailable(`connection failed: ${err.message}`, err)) })
+    this.#signal?.addEventListener('abort', this.#onAbort)
+    req.end()
+  }
+
+  read (sink: BodySink): Promise<void> {
+    const res = this.#res
+    if (this.#phase === 'done' || res === null) {
+      return this.#error === null ? Promise.resolve() : Promise.reject(this.#error)
+    }
+    if (this.#phase !== 'held') return Promise.reject(new Error('the body is read once'))
+    this.#phase = 'body'
+    const reading = new Promise<void>((resolve, reject) => { this.#reading = { resolve, reject } })
+    res.on('data', (chunk: Buffer) => {
+      if (this.#phase !== 'body') return
+      let result: void | Promise<void>
+      try {
+        result = sink(chunk)
+      } catch (err) {
+        this.#fail(err)
+        return
+      }
+      if (result === undefined || this.#phase !== 'body') return
+      res.pause()
+      this.#idle.stop()
+      result.then(() => {
+        if (this.#phase !== 'body') return
+        this.#idle.start()
+        res.resume()
+      }, (err: unknown) => { this.#fail(err) })
+    })
+    res.on('end', () => {
+      if (res.complete) this.close()
+      else this.#fail(this.#unavailable('connection closed before the end of the body'))
+    })
+    res.on('error', (err: Error) => { this.#fail(this.#unavailable(`connection failed: ${err.message}`, err)) })
+    res.on('close', () => {
+      if (!res.complete) this.#fail(this.#unavailable('connection closed before the end of the body'))
+    })
+    this.#idle.start()
+    res.resume()
+    return reading
+  }
+
+  close (): void {
+    if (this.#phase === 'done') return
+    const complete = this.#res?.complete === true
+    this.#phase = 'done'
+    this.#cleanUp(!complete)
+    this.#reading?.resolve()
+  }
+
+  readonly #onResponse = (res: IncomingMessage): void => {
+    if (this.#phase !== 'head') return
+    res.pause()
+    this.#res = res
+    this.status = res.statusCode ?? 0
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (value !== undefined) this.headers.set(name, Array.isArray(value) ? value.join(', ') : value)
+    }
+    this.#phase = 'held'
+    this.#idle.stop()
+    this.#opening.resolve(this)
+  }
+
+  readonly #onConnect = (): void => {
+    clearTimeout(this.#connectTimer)
+    if (this.#phase === 'head') this.#idle.start()
+  }
+
+  readonly #touch = (): void => { this.#idle.touch() }
+
+  readonly #onAbort = (): void => {
+    this.#fail(new AbortedError('request aborted', { url: this.#url }))
+  }
+
+  #fail (err: unknown): void {
+    if (this.#phase === 'done') return
+    const opened = this.#phase !== 'head'
+    this.#phase = 'done'
+    this.#error = err
+    this.#cleanUp(true)
+    if (!opened) this.#opening.reject(err)
+    else this.#reading?.reject(err)
+  }
+
+  /** Destroys the connection unless the response ended cleanly, so that only clean sockets go back to the pool. */
+  #cleanUp (destroy: boolean): void {
+    clearTimeout(this.#connectTimer)
+    this.#idle.stop()
+    this.#signal?.removeEventListener('abort', this.#onAbort)
+    this.#req.socket?.off('data', this.#touch)
+    if (destroy) this.#req.destroy()
+  }
+
+  #unavailable (message: string, cause?: unknown): OriginUnavailableError {
+    return new OriginUnavailableError(message, { context: 'general-transport', url: this.#url, cause })
+  }
+}

@@ -1,0 +1,267 @@
+import {
+  AbortedError, ContentChangedError, HttpStatusError, InvalidArgumentError, InvalidUrlError, OriginProtocolError,
+  OriginUnavailableError
+} from '@dopt/interface'
+import type { AbortOptions, DoptError } from '@dopt/interface'
+import { NetTransport } from './net-transport.js'
+import { NodeHttpTransport } from './node-http-transport.js'
+import { RangeDelivery, SinkFailure, type RangeProgress } from './range-delivery.js'
+import {
+  hasChanged, ifRangeValue, parseContentRange, remoteInfo, sizeOfFull, validatorOf
+} from './remote-info.js'
+import { Backoff, sleep } from './retry.js'
+import type { Exchange, Transport, TransportSettings } from './transport.js'
+import type { FetchRangeOptions, OriginClient, OriginClientInit, RemoteInfo, Validator } from './types.js'
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308])
+
+/** Which transport carries which scheme; the raw socket path for `http:` unless a test says otherwise. */
+export interface OriginTransports {
+  http: Transport
+  https: Transport
+}
+
+/** Creates an origin client: HEAD and ranged GETs, with redirects, If-Range and resuming retries. */
+export function createOriginClient (init: OriginClientInit = {}): OriginClient {
+  return new DefaultOriginClient(init)
+}
+
+export class DefaultOriginClient implements OriginClient {
+  readonly #maxRedirects: number
+  readonly #retries: number
+  readonly #retryDelay: number
+  readonly #transports: OriginTransports
+
+  constructor (init: OriginClientInit = {}, transports?: (settings: TransportSettings) => OriginTransports) {
+    const settings: TransportSettings = {
+      userAgent: init.userAgent ?? 'dopt/0.1',
+      connectTimeout: nonNegative('connectTimeout', init.connectTimeout ?? 10_000),
+      idleTimeout: nonNegative('idleTimeout', init.idleTimeout ?? 30_000)
+    }
+    if (/[\r\n]/.test(settings.userAgent)) throw new InvalidArgumentError('userAgent must be one line')
+    this.#maxRedirects = nonNegative('maxRedirects', init.maxRedirects ?? 10)
+    this.#retries = nonNegative('retries', init.retries ?? 3)
+    this.#retryDelay = nonNegative('retryDelay', init.retryDelay ?? 250)
+    this.#transports = transports?.(settings) ?? defaultTransports(settings)
+  }
+
+  async head (url: string, options: AbortOptions = {}): Promise<RemoteInfo> {
+    const target = parseUrl(url)
+    return await this.#retrying(target, options.signal, () => false, async () => await this.#headOnce(target, options.signal))
+  }
+
+  async fetchRange (url: string, options: FetchRangeOptions): Promise<RemoteInfo> {
+    const target = parseUrl(url)
+    const { start, end, signal } = options
+    if (!Number.isSafeInteger(start) || start < 0) throw new InvalidArgumentError('start must be an integer >= 0')
+    if (end !== undefined && (!Number.isSafeInteger(end) || end < start)) {
+      throw new InvalidArgumentError('end must be an integer >= start')
+    }
+    if (end === start) return await this.head(url, { signal })
+    const progress: RangeProgress = { next: start }
+    // Without a validator from the caller, the first response's own keeps a retry from splicing in a new file.
+    let validator = options.validator ?? null
+    let result: RemoteInfo | null = null
+    let before = start
+    while (result === null) {
+      result = await this.#retrying(target, signal, () => progress.next > before, async () => {
+        before = progress.next
+        const attempt = await this.#fetchOnce(target, progress, validator, options)
+        validator ??= attempt.validator
+        return attempt.info
+      })
+    }
+    return result
+  }
+
+  /** Runs `attempt` until it succeeds, retrying transient failures; progress in an attempt resets the count. */
+  async #retrying<T>(url: URL, signal: AbortSignal | undefined, progressed: () => boolean,
+    attempt: () => Promise<T>): Promise<T> {
+    const backoff = new Backoff(this.#retries, this.#retryDelay)
+    for (;;) {
+      if (isAborted(signal)) throw new AbortedError('request aborted', { url: url.href })
+      try {
+        return await attempt()
+      } catch (err) {
+        if (err instanceof SinkFailure) throw err.error
+        if (isAborted(signal)) throw new AbortedError('request aborted', { url: url.href, cause: err })
+        if (!(err instanceof OriginUnavailableError)) throw err
+        if (progressed()) backoff.reset()
+        const delay = backoff.fail()
+        if (delay === null) throw err
+        await sleep(delay, signal, url.href)
+      }
+    }
+  }
+
+  async #headOnce (url: URL, signal: AbortSignal | undefined): Promise<RemoteInfo> {
+    const { exchange, url: final } = await this.#open(url, 'HEAD', {}, signal)
+    exchange.close()
+    const { status, headers } = exchange
+    if (status === 405 || status === 501) return await this.#probe(url, signal)
+    if (status < 200 || status > 299) throw statusError(status, final)
+    const info = remoteInfo(final, headers, sizeOfFull(headers), false)
+    return info.size === null ? await this.#probe(url, signal) : info
+  }
+
+  /** A 1-byte ranged GET, for origins that refuse HEAD or leave the size out of it. */
+  async #probe (url: URL, signal: AbortSignal | undefined): Promise<RemoteInfo> {
+    const { exchange, url: final } = await this.#open(url, 'GET', { range: 'bytes=0-0' }, signal)
+    exchange.close()
+    const { status, headers } = exchange
+    if (status === 200) return remoteInfo(final, headers, sizeOfFull(headers), false)
+    if (status === 206 || status === 416) {
+      // A 416 to bytes=0-0 means an empty file (Content-Range: bytes */0).
+      return remoteInfo(final, headers, parseContentRange(headers.get('content-range'))?.size ?? null, true)
+    }
+    throw statusError(status, final)
+  }
+
+  /**
+   * One request for the undelivered rest of the range. Returns the file's info when the range is complete, or
+   * null info when the origin sent a shorter part than asked (then the caller asks for the rest).
+   */
+  async #fetchOnce (url: URL, progress: RangeProgress, validator: Validator | null, options: FetchRangeOptions):
+  Promise<{ info: RemoteInfo | null, validator: Validator | null }> {
+    const { end, signal } = options
+    const next = progress.next
+    const headers: Record<string, string> = {}
+    const ranged = next > 0 || end !== undefined
+    if (ranged) {
+      headers.range = `bytes=${next}-${end === undefined ? '' : end - 1}`
+      const ifRange = ifRangeValue(validator)
+      if (ifRange !== null) headers['if-range'] = ifRange
+    }
+    const { exchange, url: final } = await this.#open(url, 'GET', headers, signal)
+    try {
+      const { status } = exchange
+      if (status === 200 || status === 206) {
+        if (hasChanged(validator, exchange.headers)) {
+          throw new ContentChangedError('the remote file changed (ETag or Last-Modified)', {
+            context: 'remote-file', url: final.href, httpStatus: status
+          })
+        }
+        const info = status === 206
+          ? await this.#readPartial(exchange, final, progress, end, options)
+          : await this.#readFull(exchange, final, progress, end, options)
+        return { info, validator: validatorOf(exchange.headers) }
+      }
+      if (status === 416 && end === undefined) {
+        const size = parseContentRange(exchange.headers.get('content-range'))?.size
+        // Nothing is left past the end of the file (e.g. a resume that had everything already).
+        if (size === next) return { info: remoteInfo(final, exchange.headers, size, true), validator }
+        throw protocolError(`range ${next}- is not satisfiable (size ${size ?? 'unknown'})`, final, status)
+      }
+      throw statusError(status, final)
+    } finally {
+      exchange.close()
+    }
+  }
+
+  async #readPartial (exchange: Exchange, url: URL, progress: RangeProgress, end: number | undefined,
+    options: FetchRangeOptions): Promise<RemoteInfo | null> {
+    const range = parseContentRange(exchange.headers.get('content-range'))
+    if (range?.first == null || range.last == null) throw protocolError('206 without a valid Content-Range', url, 206)
+    if (range.first !== progress.next) {
+      throw protocolError(`asked for bytes from ${progress.next}, got ${range.first}`, url, 206)
+    }
+    if (end !== undefined && range.size !== null && end > range.size) {
+      throw protocolError(`range end ${end} is beyond the size ${range.size}`, url, 206)
+    }
+    const limit = end ?? Infinity
+    const delivery = new RangeDelivery(exchange, range.first, progress, limit, options.onData)
+    await exchange.read(delivery.push)
+    if (progress.next >= limit) return remoteInfo(url, exchange.headers, range.size, true)
+    if (delivery.position !== range.last + 1) {
+      throw protocolError(`the body ended at ${delivery.position}, Content-Range said ${range.last + 1}`, url, 206)
+    }
+    if (end === undefined && range.size !== null && progress.next >= range.size) {
+      return remoteInfo(url, exchange.headers, range.size, true)
+    }
+    return null
+  }
+
+  async #readFull (exchange: Exchange, url: URL, progress: RangeProgress, end: number | undefined,
+    options: FetchRangeOptions): Promise<RemoteInfo> {
+    const size = sizeOfFull(exchange.headers)
+    if (end !== undefined && size !== null && end > size) {
+      throw protocolError(`range end ${end} is beyond the size ${size}`, url, 200)
+    }
+    // A 200 to a ranged request with the same validators: the origin ignores ranges; skip what was delivered.
+    const limit = end ?? Infinity
+    await exchange.read(new RangeDelivery(exchange, 0, progress, limit, options.onData).push)
+    if (end !== undefined && progress.next < end) {
+      throw protocolError(`the file ended at ${progress.next}, before the range end ${end}`, url, 200)
+    }
+    return remoteInfo(url, exchange.headers, size, false)
+  }
+
+  /** Sends a request and follows redirects; the caller closes the returned exchange. */
+  async #open (url: URL, method: 'GET' | 'HEAD', headers: Record<string, string>, signal: AbortSignal | undefined):
+  Promise<{ exchange: Exchange, url: URL }> {
+    let current = url
+    for (let hops = 0; ; hops++) {
+      const transport = current.protocol === 'https:' ? this.#transports.https : this.#transports.http
+      const exchange = await transport.open({ method, url: current, headers, signal })
+      if (!REDIRECTS.has(exchange.status)) return { exchange, url: current }
+      exchange.close()
+      const location = exchange.headers.get('location')
+      if (location === undefined) throw protocolError('redirect without Location', current, exchange.status)
+      if (hops >= this.#maxRedirects) {
+        throw protocolError(`more than ${this.#maxRedirects} redirects`, current, exchange.status)
+      }
+      let target: URL
+      try {
+        target = new URL(location, current)
+      } catch (err) {
+        throw protocolError(`invalid redirect Location: ${location}`, current, exchange.status, err)
+      }
+      if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+        throw protocolError(`redirect to a non-HTTP URL: ${target.protocol}`, current, exchange.status)
+      }
+      target.hash = ''
+      current = target
+    }
+  }
+}
+
+function defaultTransports (settings: TransportSettings): OriginTransports {
+  return { http: new NetTransport(settings), https: new NodeHttpTransport(settings) }
+}
+
+function parseUrl (url: string): URL {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch (err) {
+    throw new InvalidUrlError(`invalid URL: ${url}`, { url, cause: err })
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new InvalidUrlError(`not an http(s) URL: ${url}`, { url })
+  }
+  parsed.hash = ''
+  return parsed
+}
+
+/** The error for a status that is neither success nor redirect: 5xx, 408 and 429 pass; other 4xx will not. */
+function statusError (status: number, url: URL): DoptError {
+  const options = { context: 'remote-file' as const, httpStatus: status, url: url.href }
+  if (status >= 500 || status === 408 || status === 429) {
+    return new OriginUnavailableError(`the origin answered ${status}`, options)
+  }
+  if (status >= 400) return new HttpStatusError(`the origin answered ${status}`, options)
+  return new OriginProtocolError(`unexpected status ${status}`, options)
+}
+
+function protocolError (message: string, url: URL, status: number, cause?: unknown): OriginProtocolError {
+  return new OriginProtocolError(message, { context: 'remote-file', url: url.href, httpStatus: status, cause })
+}
+
+function isAborted (signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true
+}
+
+function nonNegative (name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw new InvalidArgumentError(`${name} must be a number >= 0`)
+  return value
+}

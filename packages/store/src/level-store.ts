@@ -1,0 +1,167 @@
+import { Level } from 'level'
+import { LocalFileError, SchemaMismatchError } from '@dopt/interface'
+import type { FileRecord, JobRecord, PieceRecord } from './records.js'
+
+/** Bump when the layout of keys or records changes in a way older code cannot read. */
+export const SCHEMA_VERSION = 1
+
+/** Keys, built in one place. `~` sorts after every id character, so it bounds prefix scans. */
+const keys = {
+  schema: 'meta/schema',
+  job: (id: string) => `job/${id}`,
+  jobs: { gte: 'job/', lt: 'job/~' },
+  file: (id: string, index: number) => `file/${id}/${String(index).padStart(6, '0')}`,
+  files: (id: string) => ({ gte: `file/${id}/`, lt: `file/${id}/~` }),
+  done: (id: string, index: number) => `done/${id}/${index}`,
+  peer: (id: string, index: number) => `peer/${id}/${index}`,
+  hash: (id: string, index: number, piece: number) => `hash/${id}/${index}/${String(piece).padStart(9, '0')}`,
+  hashes: (id: string, index: number) => ({ gte: `hash/${id}/${index}/`, lt: `hash/${id}/${index}/~` }),
+  manifest: (cid: string) => `manifest/${cid}`
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+const json = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value))
+const parse = <T>(bytes: Uint8Array): T => JSON.parse(decoder.decode(bytes)) as T
+
+/** A batch of piece updates for one file, written atomically. */
+export interface PieceUpdate {
+  done: Uint8Array
+  fromPeer: Uint8Array
+  /** Hashes of pieces verified since the last update. */
+  hashes: Array<[piece: number, hash: Uint8Array]>
+}
+
+/** Persistence of jobs, files, piece bitmaps and manifests. */
+export interface Store {
+  putJob(job: JobRecord): Promise<void>
+  listJobs(): Promise<JobRecord[]>
+  /** Deletes a job with its files, bitmaps and hashes. */
+  deleteJob(id: string): Promise<void>
+  putFile(file: FileRecord): Promise<void>
+  listFiles(jobId: string): Promise<FileRecord[]>
+  getPieces(jobId: string, index: number): Promise<PieceRecord | null>
+  putPieces(jobId: string, index: number, update: PieceUpdate): Promise<void>
+  /** Piece hashes seen for a file, by piece index. */
+  getHashes(jobId: string, index: number): Promise<Map<number, Uint8Array>>
+  /** Forgets the pieces and hashes of a file, and saves its record, in one batch. */
+  resetFile(file: FileRecord): Promise<void>
+  putManifest(cid: string, bytes: Uint8Array): Promise<void>
+  getManifest(cid: string): Promise<Uint8Array | null>
+  close(): Promise<void>
+}
+
+export interface LevelStoreInit {
+  /** Folder of the database. */
+  location: string
+}
+
+class LevelStore implements Store {
+  readonly #db: Level<string, Uint8Array>
+
+  constructor (db: Level<string, Uint8Array>) {
+    this.#db = db
+  }
+
+  async putJob (job: JobRecord): Promise<void> {
+    await this.#db.put(keys.job(job.id), json(job))
+  }
+
+  async listJobs (): Promise<JobRecord[]> {
+    const jobs: JobRecord[] = []
+    for await (const value of this.#db.values(keys.jobs)) jobs.push(parse<JobRecord>(value))
+    return jobs.sort((a, b) => a.seq - b.seq)
+  }
+
+  async deleteJob (id: string): Promise<void> {
+    const files = await this.listFiles(id)
+    const ops: Array<{ type: 'del', key: string }> = [{ type: 'del', key: keys.job(id) }]
+    for (const f of files) {
+      ops.push({ type: 'del', key: keys.file(id, f.index) }, { type: 'del', key: keys.done(id, f.index) }, { type: 'del', key: keys.peer(id, f.index) })
+    }
+    await this.#db.batch(ops)
+    for (const f of files) await this.#db.clear(keys.hashes(id, f.index))
+  }
+
+  async putFile (file: FileRecord): Promise<void> {
+    await this.#db.put(keys.file(file.jobId, file.index), json(file))
+  }
+
+  async listFiles (jobId: string): Promise<FileRecord[]> {
+    const files: FileRecord[] = []
+    for await (const value of this.#db.values(keys.files(jobId))) files.push(parse<FileRecord>(value))
+    return files
+  }
+
+  async getPieces (jobId: string, index: number): Promise<PieceRecord | null> {
+    const [done, fromPeer] = await this.#db.getMany([keys.done(jobId, index), keys.peer(jobId, index)])
+    if (done == null) return null
+    return { done, fromPeer: fromPeer ?? new Uint8Array(done.byteLength) }
+  }
+
+  async putPieces (jobId: string, index: number, update: PieceUpdate): Promise<void> {
+    const batch = this.#db.batch()
+    batch.put(keys.done(jobId, index), update.done)
+    batch.put(keys.peer(jobId, index), update.fromPeer)
+    for (const [piece, hash] of update.hashes) batch.put(keys.hash(jobId, index, piece), hash)
+    await batch.write()
+  }
+
+  async getHashes (jobId: string, index: number): Promise<Map<number, Uint8Array>> {
+    const hashes = new Map<number, Uint8Array>()
+    for await (const [key, value] of this.#db.iterator(keys.hashes(jobId, index))) {
+      hashes.set(Number(key.slice(key.lastIndexOf('/') + 1)), value)
+    }
+    return hashes
+  }
+
+  async resetFile (file: FileRecord): Promise<void> {
+    await this.#db.clear(keys.hashes(file.jobId, file.index))
+    await this.#db.batch([
+      { type: 'del', key: keys.done(file.jobId, file.index) },
+      { type: 'del', key: keys.peer(file.jobId, file.index) },
+      { type: 'put', key: keys.file(file.jobId, file.index), value: json(file) }
+    ])
+  }
+
+  async putManifest (cid: string, bytes: Uint8Array): Promise<void> {
+    await this.#db.put(keys.manifest(cid), bytes)
+  }
+
+  async getManifest (cid: string): Promise<Uint8Array | null> {
+    return (await this.#db.get(keys.manifest(cid))) ?? null
+  }
+
+  async close (): Promise<void> {
+    await this.#db.close()
+  }
+}
+
+/**
+ * Opens (creating if needed) the level database at `location`. A database of another schema version is refused
+ * with `SCHEMA_MISMATCH` rather than misread; one held by another process fails with `LOCAL_FILE`.
+ */
+export async function openLevelStore (init: LevelStoreInit): Promise<Store> {
+  const db = new Level<string, Uint8Array>(init.location, { valueEncoding: 'view' })
+  try {
+    await db.open()
+  } catch (err) {
+    const locked = (err as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED'
+    throw new LocalFileError(locked
+      ? `the database in ${init.location} is in use by another dopt process`
+      : `cannot open the database in ${init.location}`, { cause: err, context: 'local-file', path: init.location })
+  }
+  const stored = await db.get(keys.schema)
+  if (stored == null) {
+    await db.put(keys.schema, json(SCHEMA_VERSION))
+  } else {
+    // An unreadable version is a mismatch too; either way the database is closed so that it is not left locked.
+    let version: unknown
+    try { version = parse<unknown>(stored) } catch { version = decoder.decode(stored) }
+    if (version !== SCHEMA_VERSION) {
+      await db.close()
+      throw new SchemaMismatchError(`the database in ${init.location} has schema version ${JSON.stringify(version)}, this dopt reads ${SCHEMA_VERSION}`, { path: init.location })
+    }
+  }
+  return new LevelStore(db)
+}

@@ -1,0 +1,62 @@
+import type { ErrorInfo, JobPriority, JobState, JobType, ValidationState } from '@dopt/interface'
+
+/** A job as persisted. Times are milliseconds since the epoch. */
+export interface JobRecord {
+  id: string
+  displayName: string
+  description: string
+  type: JobType
+  priority: JobPriority
+  state: JobState
+  notifyFlags: number
+  /** Seconds. */
+  minimumRetryDelay: number
+  /** Seconds. */
+  noProgressTimeout: number
+  errorCount: number
+  error: ErrorInfo | null
+  creationTime: number
+  modificationTime: number
+  transferCompletionTime: number | null
+  /** When bytes last arrived, or the job was last resumed: the no-progress timeout counts from here. */
+  lastProgressTime: number
+  /** True once `jobTransferred` returned for this transfer (so a restart does not call it again). */
+  transferredNotified: boolean
+  /** Sequence number, to enumerate jobs in creation order. */
+  seq: number
+}
+
+/** A file of a job as persisted. */
+export interface FileRecord {
+  jobId: string
+  index: number
+  remoteName: string
+  localName: string
+  temporaryName: string
+  /** Expected whole-file SHA-256 (hex), given by the caller. */
+  sha256: string | null
+  /** Manifest pinned by the caller (CID), else the one in use once known. */
+  manifestCid: string | null
+  /** True when the manifest was pinned by the caller (trusted). */
+  manifestPinned: boolean
+  /** Size from the origin; null until known. */
+  size: number | null
+  etag: string | null
+  lastModified: string | null
+  /** The URL after redirects, as last seen. */
+  finalUrl: string | null
+  acceptRanges: boolean
+  pieceSize: number
+  completed: boolean
+  validationState: ValidationState
+  /** True after the application rejected peer content: every byte must now come from the origin. */
+  originOnly: boolean
+  /** True once `fileTransferred` returned for this transfer of the file. */
+  transferredNotified: boolean
+}
+
+/** Which pieces of a file are verified on disk, which came from peers, and the hashes seen so far. */
+export interface PieceRecord {
+  done: Uint8Array
+  fromPeer: Uint8Array
+}
