@@ -111,9 +111,10 @@ class JobEngineImpl implements JobEngine, EngineContext {
       }
       const lowest = running.at(-1)
       if (lowest == null || rank(lowest) <= rank(job)) break
-      // Pre-empt: the lower job goes back to the queue; when its run ends, reschedule starts this one.
-      running.pop()
+      // Pre-empt: the lower job goes back to the queue; when its run ends, reschedule starts this one. The slot is
+      // not free until then, so nothing else starts now.
       void lowest.requeue()
+      break
     }
   }
 

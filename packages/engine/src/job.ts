@@ -489,7 +489,7 @@ export class JobImpl implements Job, FileOwner {
         file.record.transferredNotified = true
         await this.#ctx.store.putFile(file.record)
       }
-    })
+    }).catch(() => {}) // only a store closed by stop() fails here; the flag is saved again on the next run
   }
 
   #notifyTransferred (): void {
@@ -503,7 +503,7 @@ export class JobImpl implements Job, FileOwner {
         this.record.transferredNotified = true
         await this.#save()
       }
-    })
+    }).catch(() => {})
   }
 
   #emit<K extends keyof JobEventMap>(type: K, detail: JobEventMap[K]): void {

@@ -110,8 +110,12 @@ export class PieceSink implements PieceSinkLike {
     this.#init.hashes.set(index, hash)
     this.#pendingHashes.push([index, hash])
     this.#init.onPiece(index, length, from)
-    if (++this.#unsaved >= this.#init.settings.flushPieces) void this.flush()
-    else this.#flushTimer ??= setTimeout(() => { void this.flush() }, this.#init.settings.flushInterval)
+    if (++this.#unsaved >= this.#init.settings.flushPieces) this.#flushInBackground()
+    else this.#flushTimer ??= setTimeout(() => { this.#flushInBackground() }, this.#init.settings.flushInterval)
+  }
+
+  #flushInBackground (): void {
+    this.flush().catch(err => { this.#error ??= err })
   }
 
   /** Waits for every accepted piece; throws the first piece error. */

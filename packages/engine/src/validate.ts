@@ -1,5 +1,6 @@
-import { access, constants, stat } from 'node:fs/promises'
-import { dirname, isAbsolute, resolve } from 'node:path'
+import { open, rm, stat } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { InvalidArgumentError, InvalidPathError, InvalidUrlError, JOB_PRIORITIES } from '@dopt/interface'
 import type { JobPriority } from '@dopt/interface'
 
@@ -65,8 +66,11 @@ export async function checkLocalPath (path: unknown): Promise<string> {
   const dir = dirname(full)
   const info = await stat(dir).catch(() => null)
   if (info == null || !info.isDirectory()) throw new InvalidPathError(`the folder ${dir} does not exist`, { path, context: 'local-file' })
+  // Create a probe file rather than ask access(): root passes access() on read-only mounts and 0555 folders.
+  const probe = join(dir, `.dopt-probe-${randomBytes(6).toString('hex')}`)
   try {
-    await access(dir, constants.W_OK)
+    await (await open(probe, 'wx')).close()
+    await rm(probe, { force: true })
   } catch (err) {
     throw new InvalidPathError(`the folder ${dir} is not writable`, { path, cause: err, context: 'local-file' })
   }

@@ -45,6 +45,7 @@ class NodeHttpExchange implements Exchange {
   #res: IncomingMessage | null = null
   #phase: Phase = 'head'
   #error: unknown = null
+  #sinkBusy = false
 
   constructor (req: ClientRequest, request: ExchangeRequest, settings: TransportSettings) {
     this.#req = req
@@ -90,23 +91,30 @@ class NodeHttpExchange implements Exchange {
       if (result === undefined || this.#phase !== 'body') return
       res.pause()
       this.#idle.stop()
+      this.#sinkBusy = true
       result.then(() => {
+        this.#sinkBusy = false
         if (this.#phase !== 'body') return
+        if (res.readableEnded) {
+          this.#end(res)
+          return
+        }
         this.#idle.start()
         res.resume()
       }, (err: unknown) => { this.#fail(err) })
     })
-    res.on('end', () => {
-      if (res.complete) this.close()
-      else this.#fail(this.#unavailable('connection closed before the end of the body'))
-    })
+    // 'end' can come while the sink still works on the last chunk: the body is only read once that settles.
+    res.on('end', () => { if (!this.#sinkBusy) this.#end(res) })
     res.on('error', (err: Error) => { this.#fail(this.#unavailable(`connection failed: ${err.message}`, err)) })
-    res.on('close', () => {
-      if (!res.complete) this.#fail(this.#unavailable('connection closed before the end of the body'))
-    })
+    res.on('close', () => { if (!res.complete) this.#end(res) })
     this.#idle.start()
     res.resume()
     return reading
+  }
+
+  #end (res: IncomingMessage): void {
+    if (res.complete) this.close()
+    else this.#fail(this.#unavailable('connection closed before the end of the body'))
   }
 
   close (): void {

@@ -11,7 +11,7 @@ import {
 } from './remote-info.js'
 import { Backoff, sleep } from './retry.js'
 import type { Exchange, Transport, TransportSettings } from './transport.js'
-import type { FetchRangeOptions, OriginClient, OriginClientInit, RemoteInfo, Validator } from './types.js'
+import type { FetchRangeOptions, OriginClient, OriginClientInit, RemoteInfo } from './types.js'
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
@@ -58,17 +58,13 @@ export class DefaultOriginClient implements OriginClient {
       throw new InvalidArgumentError('end must be an integer >= start')
     }
     if (end === start) return await this.head(url, { signal })
-    const progress: RangeProgress = { next: start }
-    // Without a validator from the caller, the first response's own keeps a retry from splicing in a new file.
-    let validator = options.validator ?? null
+    const progress: RangeProgress = { next: start, validator: options.validator ?? null }
     let result: RemoteInfo | null = null
     let before = start
     while (result === null) {
       result = await this.#retrying(target, signal, () => progress.next > before, async () => {
         before = progress.next
-        const attempt = await this.#fetchOnce(target, progress, validator, options)
-        validator ??= attempt.validator
-        return attempt.info
+        return await this.#fetchOnce(target, progress, options)
       })
     }
     return result
@@ -121,35 +117,34 @@ export class DefaultOriginClient implements OriginClient {
    * One request for the undelivered rest of the range. Returns the file's info when the range is complete, or
    * null info when the origin sent a shorter part than asked (then the caller asks for the rest).
    */
-  async #fetchOnce (url: URL, progress: RangeProgress, validator: Validator | null, options: FetchRangeOptions):
-  Promise<{ info: RemoteInfo | null, validator: Validator | null }> {
+  async #fetchOnce (url: URL, progress: RangeProgress, options: FetchRangeOptions): Promise<RemoteInfo | null> {
     const { end, signal } = options
     const next = progress.next
     const headers: Record<string, string> = {}
     const ranged = next > 0 || end !== undefined
     if (ranged) {
       headers.range = `bytes=${next}-${end === undefined ? '' : end - 1}`
-      const ifRange = ifRangeValue(validator)
+      const ifRange = ifRangeValue(progress.validator)
       if (ifRange !== null) headers['if-range'] = ifRange
     }
     const { exchange, url: final } = await this.#open(url, 'GET', headers, signal)
     try {
       const { status } = exchange
       if (status === 200 || status === 206) {
-        if (hasChanged(validator, exchange.headers)) {
+        if (hasChanged(progress.validator, exchange.headers)) {
           throw new ContentChangedError('the remote file changed (ETag or Last-Modified)', {
             context: 'remote-file', url: final.href, httpStatus: status
           })
         }
-        const info = status === 206
+        progress.validator ??= validatorOf(exchange.headers)
+        return status === 206
           ? await this.#readPartial(exchange, final, progress, end, options)
           : await this.#readFull(exchange, final, progress, end, options)
-        return { info, validator: validatorOf(exchange.headers) }
       }
       if (status === 416 && end === undefined) {
         const size = parseContentRange(exchange.headers.get('content-range'))?.size
         // Nothing is left past the end of the file (e.g. a resume that had everything already).
-        if (size === next) return { info: remoteInfo(final, exchange.headers, size, true), validator }
+        if (size === next) return remoteInfo(final, exchange.headers, size, true)
         throw protocolError(`range ${next}- is not satisfiable (size ${size ?? 'unknown'})`, final, status)
       }
       throw statusError(status, final)

@@ -1,4 +1,5 @@
 import type { Exchange } from './transport.js'
+import type { Validator } from './types.js'
 
 /** Carries what onData threw, so that it is rethrown unchanged and never mistaken for a transport failure. */
 export class SinkFailure extends Error {
@@ -14,6 +15,8 @@ export class SinkFailure extends Error {
 export interface RangeProgress {
   /** Absolute offset of the next byte onData has not had yet. */
   next: number
+  /** Sent as If-Range on every request: the caller's, else the first response's, so no retry splices files. */
+  validator: Validator | null
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Level } from 'level'
-import { LocalFileError, SchemaMismatchError } from '@dopt/interface'
+import { LocalFileError, NodeStoppedError, SchemaMismatchError } from '@dopt/interface'
 import type { FileRecord, JobRecord, PieceRecord } from './records.js'
 
 /** Bump when the layout of keys or records changes in a way older code cannot read. */
@@ -58,81 +58,123 @@ export interface LevelStoreInit {
 
 class LevelStore implements Store {
   readonly #db: Level<string, Uint8Array>
+  readonly #pending = new Set<Promise<unknown>>()
+  #closed = false
 
   constructor (db: Level<string, Uint8Array>) {
     this.#db = db
   }
 
+  /**
+   * Runs one operation. `close()` lets running operations finish; operations started after it fail with
+   * NODE_STOPPED rather than with level's errors about closed iterators.
+   */
+  async #op<T>(fn: (db: Level<string, Uint8Array>) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new NodeStoppedError('the store is closed')
+    const op = fn(this.#db)
+    this.#pending.add(op)
+    try {
+      return await op
+    } finally {
+      this.#pending.delete(op)
+    }
+  }
+
   async putJob (job: JobRecord): Promise<void> {
-    await this.#db.put(keys.job(job.id), json(job))
+    return await this.#op(async db => {
+      await db.put(keys.job(job.id), json(job))
+    })
   }
 
   async listJobs (): Promise<JobRecord[]> {
-    const jobs: JobRecord[] = []
-    for await (const value of this.#db.values(keys.jobs)) jobs.push(parse<JobRecord>(value))
-    return jobs.sort((a, b) => a.seq - b.seq)
+    return await this.#op(async db => {
+      const jobs: JobRecord[] = []
+      for await (const value of db.values(keys.jobs)) jobs.push(parse<JobRecord>(value))
+      return jobs.sort((a, b) => a.seq - b.seq)
+    })
   }
 
   async deleteJob (id: string): Promise<void> {
-    const files = await this.listFiles(id)
-    const ops: Array<{ type: 'del', key: string }> = [{ type: 'del', key: keys.job(id) }]
-    for (const f of files) {
-      ops.push({ type: 'del', key: keys.file(id, f.index) }, { type: 'del', key: keys.done(id, f.index) }, { type: 'del', key: keys.peer(id, f.index) })
-    }
-    await this.#db.batch(ops)
-    for (const f of files) await this.#db.clear(keys.hashes(id, f.index))
+    return await this.#op(async db => {
+      const files = await this.listFiles(id)
+      const ops: Array<{ type: 'del', key: string }> = [{ type: 'del', key: keys.job(id) }]
+      for (const f of files) {
+        ops.push({ type: 'del', key: keys.file(id, f.index) }, { type: 'del', key: keys.done(id, f.index) }, { type: 'del', key: keys.peer(id, f.index) })
+      }
+      await db.batch(ops)
+      for (const f of files) await db.clear(keys.hashes(id, f.index))
+    })
   }
 
   async putFile (file: FileRecord): Promise<void> {
-    await this.#db.put(keys.file(file.jobId, file.index), json(file))
+    return await this.#op(async db => {
+      await db.put(keys.file(file.jobId, file.index), json(file))
+    })
   }
 
   async listFiles (jobId: string): Promise<FileRecord[]> {
-    const files: FileRecord[] = []
-    for await (const value of this.#db.values(keys.files(jobId))) files.push(parse<FileRecord>(value))
-    return files
+    return await this.#op(async db => {
+      const files: FileRecord[] = []
+      for await (const value of db.values(keys.files(jobId))) files.push(parse<FileRecord>(value))
+      return files
+    })
   }
 
   async getPieces (jobId: string, index: number): Promise<PieceRecord | null> {
-    const [done, fromPeer] = await this.#db.getMany([keys.done(jobId, index), keys.peer(jobId, index)])
-    if (done == null) return null
-    return { done, fromPeer: fromPeer ?? new Uint8Array(done.byteLength) }
+    return await this.#op(async db => {
+      const [done, fromPeer] = await db.getMany([keys.done(jobId, index), keys.peer(jobId, index)])
+      if (done == null) return null
+      return { done, fromPeer: fromPeer ?? new Uint8Array(done.byteLength) }
+    })
   }
 
   async putPieces (jobId: string, index: number, update: PieceUpdate): Promise<void> {
-    const batch = this.#db.batch()
-    batch.put(keys.done(jobId, index), update.done)
-    batch.put(keys.peer(jobId, index), update.fromPeer)
-    for (const [piece, hash] of update.hashes) batch.put(keys.hash(jobId, index, piece), hash)
-    await batch.write()
+    return await this.#op(async db => {
+      const batch = db.batch()
+      batch.put(keys.done(jobId, index), update.done)
+      batch.put(keys.peer(jobId, index), update.fromPeer)
+      for (const [piece, hash] of update.hashes) batch.put(keys.hash(jobId, index, piece), hash)
+      await batch.write()
+    })
   }
 
   async getHashes (jobId: string, index: number): Promise<Map<number, Uint8Array>> {
-    const hashes = new Map<number, Uint8Array>()
-    for await (const [key, value] of this.#db.iterator(keys.hashes(jobId, index))) {
-      hashes.set(Number(key.slice(key.lastIndexOf('/') + 1)), value)
-    }
-    return hashes
+    return await this.#op(async db => {
+      const hashes = new Map<number, Uint8Array>()
+      for await (const [key, value] of db.iterator(keys.hashes(jobId, index))) {
+        hashes.set(Number(key.slice(key.lastIndexOf('/') + 1)), value)
+      }
+      return hashes
+    })
   }
 
   async resetFile (file: FileRecord): Promise<void> {
-    await this.#db.clear(keys.hashes(file.jobId, file.index))
-    await this.#db.batch([
-      { type: 'del', key: keys.done(file.jobId, file.index) },
-      { type: 'del', key: keys.peer(file.jobId, file.index) },
-      { type: 'put', key: keys.file(file.jobId, file.index), value: json(file) }
-    ])
+    return await this.#op(async db => {
+      await db.clear(keys.hashes(file.jobId, file.index))
+      await db.batch([
+        { type: 'del', key: keys.done(file.jobId, file.index) },
+        { type: 'del', key: keys.peer(file.jobId, file.index) },
+        { type: 'put', key: keys.file(file.jobId, file.index), value: json(file) }
+      ])
+    })
   }
 
   async putManifest (cid: string, bytes: Uint8Array): Promise<void> {
-    await this.#db.put(keys.manifest(cid), bytes)
+    return await this.#op(async db => {
+      await db.put(keys.manifest(cid), bytes)
+    })
   }
 
   async getManifest (cid: string): Promise<Uint8Array | null> {
-    return (await this.#db.get(keys.manifest(cid))) ?? null
+    return await this.#op(async db => {
+      return (await db.get(keys.manifest(cid))) ?? null
+    })
   }
 
   async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending])
     await this.#db.close()
   }
 }

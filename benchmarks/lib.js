@@ -1,0 +1,153 @@
+// Shared helpers for the benchmarks in this folder: plain ESM, Node built-ins only.
+import { spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { createReadStream, existsSync } from 'node:fs'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { cpus, release, type as osType } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** The repository root (this file lives in `<root>/benchmarks/`). */
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+
+export const MiB = 1024 * 1024
+export const GiB = 1024 * MiB
+
+/** Parses `64M`, `1G`, `1GiB`, `512MiB`, `1000000`, `1e9` into bytes. */
+export function parseSize (text) {
+  const m = /^\s*([0-9]+(?:\.[0-9]+)?(?:e[0-9]+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(String(text))
+  if (m == null) throw new Error(`not a size: "${text}" (try 64M, 1G or a byte count)`)
+  const unit = { '': 1, k: 1024, m: MiB, g: GiB, t: 1024 * GiB }[m[2].toLowerCase()]
+  const bytes = Math.round(Number(m[1]) * unit)
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new Error(`size out of range: "${text}"`)
+  return bytes
+}
+
+export function median (values) {
+  const v = values.filter(x => Number.isFinite(x)).sort((a, b) => a - b)
+  if (v.length === 0) return NaN
+  const mid = Math.floor(v.length / 2)
+  return v.length % 2 === 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2
+}
+
+export function formatBytes (n) {
+  if (n >= GiB && n % GiB === 0) return `${n / GiB} GiB`
+  if (n >= MiB && n % MiB === 0) return `${n / MiB} MiB`
+  return `${n} bytes`
+}
+
+/** SHA-256 of a file, hex. */
+export async function sha256File (path) {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 * MiB })) hash.update(chunk)
+  return hash.digest('hex')
+}
+
+/** What the report says about the machine. */
+export function machineInfo () {
+  const list = cpus()
+  return {
+    cores: list.length,
+    cpuModel: (list[0]?.model ?? 'unknown').replace(/\s+/g, ' ').trim(),
+    node: process.version,
+    os: `${osType()} ${release()}`
+  }
+}
+
+/** True when `cmd` can be run (`cmd --version` exits 0). */
+export function commandExists (cmd) {
+  const r = spawnSync(cmd, ['--version'], { stdio: 'ignore', timeout: 10_000 })
+  return r.error == null && r.status === 0
+}
+
+/** `/usr/bin/time` if it is GNU time with `-f` and `-o` (CPU seconds of a child), else null. */
+export function findGnuTime () {
+  const path = '/usr/bin/time'
+  if (!existsSync(path)) return null
+  const r = spawnSync(path, ['-f', '%U %S', '-o', '/dev/null', 'true'], { stdio: 'ignore', timeout: 10_000 })
+  return r.error == null && r.status === 0 ? path : null
+}
+
+/** Children still running, so a signal or an error can kill them all (by process group). */
+const live = new Set()
+
+function killGroup (child, signal = 'SIGKILL') {
+  try { process.kill(-child.pid, signal) } catch { try { child.kill(signal) } catch {} }
+}
+
+export function killAllChildren () {
+  for (const child of live) killGroup(child)
+  live.clear()
+}
+
+/**
+ * Spawns `cmd args` in its own process group (so a timeout kills everything under it) and tracks it until it exits.
+ * `options.stdio` as for `spawn`.
+ */
+export function spawnTracked (cmd, args, options = {}) {
+  const child = spawn(cmd, args, { ...options, detached: true })
+  live.add(child)
+  child.once('exit', () => live.delete(child))
+  child.once('error', () => live.delete(child))
+  return child
+}
+
+/**
+ * Runs a command to completion with a hard timeout, timing its wall clock with `process.hrtime` and, when `gnuTime`
+ * is given, its CPU seconds (user + system, children included). Resolves with
+ * `{ code, signal, seconds, cpu: {user, system} | null, stdout, stderr }`; rejects on timeout or spawn failure.
+ */
+export async function runTimed (cmd, args, { timeoutMs, gnuTime = null, cpuFile = null, cwd = REPO_ROOT, env = process.env } = {}) {
+  const useTime = gnuTime != null && cpuFile != null
+  const argv = useTime ? [gnuTime, '-f', '%U %S', '-o', cpuFile, cmd, ...args] : [cmd, ...args]
+  const stdout = []
+  const stderr = []
+  const started = process.hrtime.bigint()
+  const child = spawnTracked(argv[0], argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stdout.on('data', b => stdout.push(b))
+  child.stderr.on('data', b => stderr.push(b))
+  const { code, signal, timedOut } = await new Promise((resolve, reject) => {
+    let timedOut = false
+    const timer = setTimeout(() => { timedOut = true; killGroup(child) }, timeoutMs)
+    child.once('error', err => { clearTimeout(timer); reject(err) })
+    child.once('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, timedOut }) })
+  })
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  const out = Buffer.concat(stdout).toString('utf8')
+  const err = Buffer.concat(stderr).toString('utf8')
+  if (timedOut) throw new Error(`${cmd} timed out after ${timeoutMs / 1000} s\n${err.slice(-2000)}`)
+  let cpu = null
+  if (useTime) {
+    try {
+      // GNU time prints "Command exited with non-zero status N" first when the child fails; the figures are last.
+      const last = (await readFile(cpuFile, 'utf8')).trim().split('\n').pop()
+      const [user, system] = last.split(/\s+/).map(Number)
+      if (Number.isFinite(user) && Number.isFinite(system)) cpu = { user, system }
+    } catch {}
+    await rm(cpuFile, { force: true })
+  }
+  return { code, signal, seconds, cpu, stdout: out, stderr: err }
+}
+
+/**
+ * Writes `body` into `docPath` between `<!-- NAME:begin -->` and `<!-- NAME:end -->`, replacing what was there and
+ * leaving the rest of the file as it was; appends the section if the markers are missing; creates the file if needed.
+ */
+export async function writeSection (docPath, name, body) {
+  const begin = `<!-- ${name}:begin -->`
+  const end = `<!-- ${name}:end -->`
+  const section = `${begin}\n${body.trim()}\n${end}`
+  let text = null
+  try { text = await readFile(docPath, 'utf8') } catch (err) { if (err.code !== 'ENOENT') throw err }
+  let next
+  if (text == null) {
+    next = `# Benchmarks\n\nEach section below is written by its benchmark script; do not edit between the markers.\n\n${section}\n`
+  } else {
+    const i = text.indexOf(begin)
+    const j = i < 0 ? -1 : text.indexOf(end, i + begin.length)
+    if (i >= 0 && j >= 0) next = text.slice(0, i) + section + text.slice(j + end.length)
+    else next = `${text.replace(/\s*$/, '')}\n\n${section}\n`
+  }
+  await mkdir(dirname(docPath), { recursive: true })
+  await writeFile(docPath, next)
+}

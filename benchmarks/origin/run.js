@@ -1,0 +1,283 @@
+// Origin-path benchmark: `dopt get --mode http` against `curl -o` for the same file from a local origin.
+//
+//   npx tsc -b
+//   node benchmarks/origin/run.js [--size BYTES|64M|1G] [--rounds N] [--out docs/benchmarks.md] [--smoke]
+//                                 [--warmup N] [--timeout SECONDS] [--keep]
+//
+// The origin (@dopt/lab's startOrigin) runs in a child process; each round times both clients, in alternating
+// order, as separate processes. The results go into --out between <!-- origin:begin --> and <!-- origin:end -->.
+// Before the timed rounds, --warmup (default 1) untimed round(s) of both clients: on these VMs the first GiB written
+// after boot is much slower (fresh guest memory for the page cache), which otherwise lands on whoever goes first.
+// --smoke: 64 MiB, 1 round, and the report goes to a temp file unless --out is given.
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { parseArgs } from 'node:util'
+import {
+  GiB, MiB, REPO_ROOT, commandExists, findGnuTime, formatBytes, killAllChildren, machineInfo, median, parseSize,
+  runTimed, sha256File, spawnTracked, writeSection
+} from '../lib.js'
+
+const SECTION = 'origin'
+const TARGET_RATIO = 0.9
+const DOPT_BIN = join(REPO_ROOT, 'apps/cli/dist/bin.js')
+const SERVER = join(REPO_ROOT, 'benchmarks/origin/server.js')
+const LAB = join(REPO_ROOT, 'packages/lab/dist/index.js')
+
+function usage (message) {
+  if (message) process.stderr.write(`origin bench: ${message}\n`)
+  process.stderr.write('usage: node benchmarks/origin/run.js [--size BYTES] [--rounds N] [--out FILE] [--smoke] [--warmup N] [--timeout S] [--keep]\n')
+  process.exit(2)
+}
+
+function options () {
+  let values
+  try {
+    ({ values } = parseArgs({
+      options: {
+        size: { type: 'string' },
+        rounds: { type: 'string' },
+        out: { type: 'string' },
+        smoke: { type: 'boolean', default: false },
+        timeout: { type: 'string' },
+        warmup: { type: 'string' },
+        keep: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false }
+      }
+    }))
+  } catch (err) {
+    usage(err.message)
+  }
+  if (values.help) usage()
+  const size = values.size !== undefined ? parseSize(values.size) : values.smoke ? 64 * MiB : GiB
+  const rounds = values.rounds !== undefined ? Number(values.rounds) : values.smoke ? 1 : 3
+  if (!Number.isInteger(rounds) || rounds < 1) usage('--rounds must be a whole number >= 1')
+  const warmup = values.warmup !== undefined ? Number(values.warmup) : 1
+  if (!Number.isInteger(warmup) || warmup < 0) usage('--warmup must be a whole number >= 0')
+  const out = values.out !== undefined
+    ? resolve(values.out)
+    : values.smoke ? join(tmpdir(), 'dopt-bench-origin-smoke.md') : join(REPO_ROOT, 'docs/benchmarks.md')
+  // Generous: 60 s plus 2 MiB/s, so only a hang trips it.
+  const timeoutMs = values.timeout !== undefined ? Number(values.timeout) * 1000 : 60_000 + size / (2 * MiB) * 1000
+  if (!(timeoutMs > 0)) usage('--timeout must be a positive number of seconds')
+  return { size, rounds, warmup, out, timeoutMs, smoke: values.smoke, keep: values.keep }
+}
+
+/** Starts server.js for `file`; resolves with `{ url, cpu(), close() }` once it has printed its URL. */
+async function startServer (file, timeoutMs = 30_000) {
+  const child = spawnTracked(process.execPath, [SERVER, file], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] })
+  const lines = createInterface({ input: child.stdout })
+  const waiting = []
+  const exited = new Promise(resolve => child.once('exit', (code, signal) => resolve({ code, signal })))
+  lines.on('line', line => {
+    let msg
+    try { msg = JSON.parse(line) } catch { return }
+    waiting.shift()?.(msg)
+  })
+  const next = async (what) => await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`origin server: no ${what} within ${timeoutMs / 1000} s`)), timeoutMs)
+    waiting.push(msg => { clearTimeout(timer); resolve(msg) })
+    void exited.then(({ code, signal }) => { clearTimeout(timer); reject(new Error(`origin server exited (${code ?? signal}) before its ${what}`)) })
+  })
+  let url
+  try {
+    ({ url } = await next('URL'))
+    if (typeof url !== 'string' || !url.startsWith('http://127.0.0.1:')) throw new Error(`origin server: unexpected URL ${url}`)
+  } catch (err) {
+    child.kill('SIGKILL')
+    throw err
+  }
+  return {
+    url,
+    /** CPU seconds the origin process has used so far. */
+    async cpu () {
+      child.stdin.write('cpu\n')
+      const { cpu } = await next('CPU figures')
+      return (cpu.user + cpu.system) / 1e6
+    },
+    async close () {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.stdin.end('quit\n')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await exited
+      clearTimeout(timer)
+    }
+  }
+}
+
+const mbps = (bytes, seconds) => bytes / seconds / 1e6
+const fmt = (x, digits = 1) => Number.isFinite(x) ? x.toFixed(digits) : 'n/a'
+const cpuTotal = r => r.cpu == null ? NaN : r.cpu.user + r.cpu.system
+
+async function main () {
+  const opts = options()
+  const { size, rounds, warmup, timeoutMs } = opts
+  try {
+    await stat(LAB)
+    await stat(DOPT_BIN)
+  } catch {
+    throw new Error('packages/lab/dist or apps/cli/dist is missing: run "npx tsc -b" first')
+  }
+  const { writeRandomFile } = await import(LAB)
+
+  const hasCurl = commandExists('curl')
+  if (!hasCurl) process.stderr.write('origin bench: curl not found; timing dopt only (no ratio)\n')
+  const gnuTime = findGnuTime()
+  if (gnuTime == null) process.stderr.write('origin bench: GNU /usr/bin/time not found; CPU seconds not recorded\n')
+
+  const work = await mkdtemp(join(tmpdir(), 'dopt-bench-origin-'))
+  let server = null
+  const results = []
+  try {
+    const payload = join(work, 'payload.bin')
+    const seed = randomBytes(4).readUInt32LE() || 1
+    process.stderr.write(`origin bench: writing ${formatBytes(size)} of random data to ${payload}\n`)
+    await writeRandomFile(payload, size, seed)
+    const expectedHash = await sha256File(payload)
+    server = await startServer(payload)
+    process.stderr.write(`origin bench: origin at ${server.url}; ${rounds} round(s)\n`)
+
+    const clients = {
+      curl: (outFile) => ['curl', ['-s', '-f', '-o', outFile, server.url]],
+      dopt: (outFile, dataDir) => [process.execPath, [DOPT_BIN, 'get', server.url, '-o', outFile, '--data-dir', dataDir, '--json', '--mode', 'http']]
+    }
+    const names = hasCurl ? ['curl', 'dopt'] : ['dopt']
+
+    for (let w = 1; w <= warmup; w++) {
+      for (const name of names) {
+        const outFile = join(work, `warm-${name}.bin`)
+        const dataDir = await mkdtemp(join(work, 'data-'))
+        try {
+          const [cmd, args] = clients[name](outFile, dataDir)
+          const r = await runTimed(cmd, args, { timeoutMs })
+          if (r.code !== 0) throw new Error(`warm-up ${name} exited with ${r.code ?? r.signal}\n${r.stdout.slice(-2000)}${r.stderr.slice(-2000)}`)
+          process.stderr.write(`  warm-up ${w} ${name.padEnd(4)} ${r.seconds.toFixed(2).padStart(7)} s (not counted)\n`)
+        } finally {
+          await rm(outFile, { force: true })
+          await rm(dataDir, { recursive: true, force: true })
+        }
+      }
+    }
+
+    for (let round = 1; round <= rounds; round++) {
+      const order = round % 2 === 1 ? names : [...names].reverse()
+      for (const name of order) {
+        const outFile = join(work, `out-${name}.bin`)
+        const dataDir = await mkdtemp(join(work, 'data-'))
+        try {
+          const [cmd, args] = clients[name](outFile, dataDir)
+          const serverCpuBefore = await server.cpu()
+          const r = await runTimed(cmd, args, { timeoutMs, gnuTime, cpuFile: join(work, 'cpu.txt') })
+          const serverCpu = await server.cpu() - serverCpuBefore
+          if (r.code !== 0) throw new Error(`${name} exited with ${r.code ?? r.signal}\n${r.stdout.slice(-2000)}${r.stderr.slice(-2000)}`)
+          if (name === 'dopt') {
+            const last = r.stdout.trim().split('\n').pop() ?? ''
+            let summary
+            try { summary = JSON.parse(last) } catch { throw new Error(`dopt printed no JSON summary: ${last.slice(0, 500)}`) }
+            if (summary.state !== 'acknowledged') throw new Error(`dopt job ended in ${summary.state}: ${JSON.stringify(summary.error)}`)
+          }
+          const got = (await stat(outFile)).size
+          if (got !== size) throw new Error(`${name} wrote ${got} bytes, expected ${size}`)
+          // dopt's output is hashed every round; curl's in the first round (it is the reference, not the subject).
+          let verified = 'size'
+          if (name === 'dopt' || round === 1) {
+            const hash = await sha256File(outFile)
+            if (hash !== expectedHash) throw new Error(`${name} output differs from the file (sha256 ${hash} != ${expectedHash})`)
+            verified = 'sha256'
+          }
+          const row = { round, name, seconds: r.seconds, mbps: mbps(size, r.seconds), cpu: cpuTotal(r), serverCpu, verified }
+          results.push(row)
+          process.stderr.write(`  round ${round} ${name.padEnd(4)} ${r.seconds.toFixed(2).padStart(7)} s ${fmt(row.mbps).padStart(8)} MB/s` +
+            `  cpu ${fmt(row.cpu, 2)} s  origin cpu ${fmt(serverCpu, 2)} s  (${verified} ok)\n`)
+        } finally {
+          await rm(outFile, { force: true })
+          await rm(dataDir, { recursive: true, force: true })
+        }
+      }
+    }
+  } finally {
+    await server?.close().catch(() => {})
+    if (opts.keep) process.stderr.write(`origin bench: kept ${work}\n`)
+    else await rm(work, { recursive: true, force: true })
+  }
+
+  const summary = {}
+  for (const name of ['curl', 'dopt']) {
+    const rows = results.filter(r => r.name === name)
+    summary[name] = rows.length === 0
+      ? null
+      : {
+          mbps: median(rows.map(r => r.mbps)),
+          seconds: median(rows.map(r => r.seconds)),
+          cpuPerGiB: median(rows.map(r => r.cpu / (size / GiB))),
+          serverCpuPerGiB: median(rows.map(r => r.serverCpu / (size / GiB)))
+        }
+  }
+  const ratio = summary.curl != null && summary.dopt != null ? summary.dopt.mbps / summary.curl.mbps : NaN
+
+  const table = [
+    '| client | median s | median MB/s | CPU s/GiB (client) | CPU s/GiB (origin) |',
+    '|---|---:|---:|---:|---:|',
+    ...['curl', 'dopt'].map(name => {
+      const s = summary[name]
+      if (s == null) return `| ${name} | skipped | skipped | | |`
+      return `| ${name} | ${fmt(s.seconds, 2)} | ${fmt(s.mbps)} | ${fmt(s.cpuPerGiB, 2)} | ${fmt(s.serverCpuPerGiB, 2)} |`
+    })
+  ].join('\n')
+  const ratioLine = Number.isFinite(ratio)
+    ? `**dopt / curl throughput: ${ratio.toFixed(2)}x** (target >= ${TARGET_RATIO}x curl: ${ratio >= TARGET_RATIO ? 'met' : 'not met'})`
+    : `**dopt / curl throughput: n/a** — curl was not found on this machine, so only dopt was timed (target >= ${TARGET_RATIO}x curl).`
+
+  process.stdout.write(`\n${table}\n\n${ratioLine.replaceAll('**', '')}\n`)
+
+  const m = machineInfo()
+  const perRound = [
+    '| round | client | s | MB/s | CPU s (client) | CPU s (origin) | check |',
+    '|---:|---|---:|---:|---:|---:|---|',
+    ...results.map(r => `| ${r.round} | ${r.name} | ${fmt(r.seconds, 2)} | ${fmt(r.mbps)} | ${fmt(r.cpu, 2)} | ${fmt(r.serverCpu, 2)} | ${r.verified} |`)
+  ].join('\n')
+  const body = `## Origin path: \`dopt get --mode http\` vs \`curl -o\`
+
+Written by \`node benchmarks/origin/run.js${opts.smoke ? ' --smoke' : ''}\` on ${new Date().toISOString()}.
+
+- Machine: ${m.cores} × ${m.cpuModel}; ${m.os}; Node ${m.node}${hasCurl ? '' : '; **curl missing: curl not timed**'}
+- File: ${formatBytes(size)} (${size} bytes) of random data, served from disk at \`/payload.bin\` by \`startOrigin()\` (@dopt/lab) in a separate process on 127.0.0.1
+- Rounds: ${rounds} timed after ${warmup} untimed warm-up round(s), order alternating; each client is a fresh process. dopt: \`get URL -o OUT --data-dir FRESH --json --mode http\` (fresh data dir, SHA-256 and persistence on); its output is checked against the file's SHA-256 every round.
+- MB/s = 10^6 bytes per second of wall time (process start to exit). CPU s = user + system of the client process${gnuTime == null ? ' (not recorded: GNU time missing)' : ' (GNU time)'}; origin CPU = the server process during that client's run.
+
+${table}
+
+${ratioLine}
+
+<details><summary>Per round</summary>
+
+${perRound}
+
+</details>
+
+The machines are shared and noisy: compare the ratio, not the absolute numbers.`
+  await writeSection(opts.out, SECTION, body)
+  process.stderr.write(`origin bench: wrote ${opts.out}\n`)
+}
+
+let interrupted = false
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    if (interrupted) process.exit(130)
+    interrupted = true
+    process.stderr.write(`origin bench: ${sig}; stopping\n`)
+    killAllChildren()
+    // The main flow's finally blocks remove the temp folder once the killed children are reaped.
+    setTimeout(() => process.exit(130), 5000).unref()
+  })
+}
+
+try {
+  await main()
+} catch (err) {
+  killAllChildren()
+  process.stderr.write(`origin bench: ${err?.stack ?? err}\n`)
+  process.exitCode = interrupted ? 130 : 1
+}
