@@ -72,7 +72,7 @@ export function findGnuTime () {
 const live = new Set()
 
 function killGroup (child, signal = 'SIGKILL') {
-  try { process.kill(-child.pid, signal) } catch { try { child.kill(signal) } catch {} }
+  try { process.kill(-child.pid, signal) } catch { try { child.kill(signal) } catch { /* already gone */ } }
 }
 
 export function killAllChildren () {
@@ -123,7 +123,7 @@ export async function runTimed (cmd, args, { timeoutMs, gnuTime = null, cpuFile 
       const last = (await readFile(cpuFile, 'utf8')).trim().split('\n').pop()
       const [user, system] = last.split(/\s+/).map(Number)
       if (Number.isFinite(user) && Number.isFinite(system)) cpu = { user, system }
-    } catch {}
+    } catch { /* no figures: CPU stays unknown */ }
     await rm(cpuFile, { force: true })
   }
   return { code, signal, seconds, cpu, stdout: out, stderr: err }

@@ -36,6 +36,7 @@ export class PieceSink implements PieceSinkLike {
   #unsaved = 0
   #flushTimer: NodeJS.Timeout | null = null
   #flushing: Promise<void> = Promise.resolve()
+  #writing: Promise<void> = Promise.resolve()
 
   constructor (init: PieceSinkInit) {
     this.#init = init
@@ -77,8 +78,8 @@ export class PieceSink implements PieceSinkLike {
     else this.#free.push(buffer)
   }
 
-  accept (index: number, buffer: Buffer, length: number, from: PieceOrigin): void {
-    const task = this.#store(index, buffer, length, from)
+  accept (index: number, buffer: Buffer, length: number, from: PieceOrigin, sha256?: Uint8Array): void {
+    const task = this.#store(index, buffer, length, from, sha256)
       .catch(err => {
         this.#error ??= err
         for (const w of this.#waiters.splice(0)) w.reject(err)
@@ -87,24 +88,19 @@ export class PieceSink implements PieceSinkLike {
     this.#inFlight.add(task)
   }
 
-  async #store (index: number, buffer: Buffer, length: number, from: PieceOrigin): Promise<void> {
-    const { file, handle, expected } = this.#init
+  async #store (index: number, buffer: Buffer, length: number, from: PieceOrigin, sha256?: Uint8Array): Promise<void> {
+    const { file, expected } = this.#init
     const bytes = buffer.subarray(0, length)
-    const hash = await sha256Async(bytes)
+    const hash = sha256 ?? await sha256Async(bytes)
     const want = expected?.[index]
     if (want != null && !equalBytes(want, hash)) {
       throw new ValidationFailedError(`piece ${index} of ${file.remoteName} does not match its manifest`, { context: 'remote-file', url: file.remoteName })
     }
-    const position = index * file.record.pieceSize
-    try {
-      let written = 0
-      while (written < length) {
-        const { bytesWritten } = await handle.write(bytes, written, length - written, position + written)
-        written += bytesWritten
-      }
-    } catch (err) {
-      throw new LocalFileError(`cannot write ${file.temporaryName}: ${(err as Error).message}`, { cause: err, context: 'local-file', path: file.temporaryName })
-    }
+    // One write at a time, in the order pieces were accepted: parallel writes to one file only contend for its
+    // lock in the kernel, and in-order writes keep the file's extents sequential.
+    const write = this.#writing.then(async () => { await this.#write(bytes, index * file.record.pieceSize) })
+    this.#writing = write.catch(() => {})
+    await write
     file.done?.set(index)
     file.fromPeer?.set(index, from === 'peer')
     this.#init.hashes.set(index, hash)
@@ -116,6 +112,19 @@ export class PieceSink implements PieceSinkLike {
 
   #flushInBackground (): void {
     this.flush().catch(err => { this.#error ??= err })
+  }
+
+  async #write (bytes: Uint8Array, position: number): Promise<void> {
+    const { file, handle } = this.#init
+    try {
+      let written = 0
+      while (written < bytes.byteLength) {
+        const { bytesWritten } = await handle.write(bytes, written, bytes.byteLength - written, position + written)
+        written += bytesWritten
+      }
+    } catch (err) {
+      throw new LocalFileError(`cannot write ${file.temporaryName}: ${(err as Error).message}`, { cause: err, context: 'local-file', path: file.temporaryName })
+    }
   }
 
   /** Waits for every accepted piece; throws the first piece error. */

@@ -10,8 +10,11 @@ export interface PieceSinkLike {
   allocate(options?: AbortOptions): Promise<Buffer>
   /** A free piece buffer now, or null when all are in use. */
   tryAllocate(): Buffer | null
-  /** Hands over a complete piece; the sink hashes, checks, writes and records it, then frees the buffer. */
-  accept(index: number, buffer: Buffer, length: number, from: PieceOrigin): void
+  /**
+   * Hands over a complete piece; the sink checks, writes and records it, then frees the buffer. A source that hashed
+   * the bytes on the way in passes the SHA-256; otherwise the sink hashes them.
+   */
+  accept(index: number, buffer: Buffer, length: number, from: PieceOrigin, sha256?: Uint8Array): void
   /** Returns an unused buffer to the pool. */
   release(buffer: Buffer): void
 }
