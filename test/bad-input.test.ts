@@ -1,0 +1,74 @@
+import { mkdir } from 'node:fs/promises'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { harness, rejectsWith } from './helpers/harness.js'
+import type { Harness } from './helpers/harness.js'
+
+let h: Harness
+beforeEach(async () => { h = await harness() })
+afterEach(async () => { await h.close() })
+
+describe('bad input gets a clear error with a stable code', () => {
+  it('job names: required, at most 256 characters', async () => {
+    await rejectsWith(h.node.jobs.createJob('', 'download'), 'INVALID_ARGUMENT')
+    await rejectsWith(h.node.jobs.createJob('   ', 'download'), 'INVALID_ARGUMENT')
+    await rejectsWith(h.node.jobs.createJob('x'.repeat(257), 'download'), 'INVALID_ARGUMENT')
+    await rejectsWith(h.node.jobs.createJob(undefined as unknown as string), 'INVALID_ARGUMENT')
+    const job = await h.node.jobs.createJob('é'.repeat(256), 'download')
+    expect(job.getDisplayName()).toHaveLength(256)
+    await rejectsWith(job.setDisplayName('y'.repeat(257)), 'INVALID_ARGUMENT')
+    await rejectsWith(h.node.jobs.createJob('upload', 'upload' as 'download'), 'INVALID_ARGUMENT')
+  })
+
+  it('paths: relative, missing folder, unwritable folder, a folder itself', async () => {
+    const job = await h.node.jobs.createJob('paths', 'download')
+    const url = h.serve('p.bin', 10).url
+    await rejectsWith(job.addFile(url, 'relative/p.bin'), 'INVALID_PATH')
+    await rejectsWith(job.addFile(url, h.path('missing/p.bin')), 'INVALID_PATH')
+    await rejectsWith(job.addFile(url, '/proc/dopt-cannot-write-here.bin'), 'INVALID_PATH')
+    await mkdir(h.path('folder'))
+    await rejectsWith(job.addFile(url, h.path('folder')), 'INVALID_PATH')
+    await rejectsWith(job.addFile(url, ''), 'INVALID_PATH')
+    expect(job.enumFiles()).toHaveLength(0)
+  })
+
+  it('the same local path twice in one job', async () => {
+    const job = await h.node.jobs.createJob('dup', 'download')
+    const url = h.serve('d.bin', 10).url
+    await job.addFile(url, h.path('d.bin'))
+    await rejectsWith(job.addFile(url, h.path('d.bin')), 'INVALID_ARGUMENT')
+  })
+
+  it('URLs: malformed, not http(s), empty', async () => {
+    const job = await h.node.jobs.createJob('urls', 'download')
+    for (const url of ['not a url', 'ftp://127.0.0.1/x', 'file:///etc/passwd', '', 'http://']) {
+      await rejectsWith(job.addFile(url, h.path('u.bin')), 'INVALID_URL')
+    }
+  })
+
+  it('unknown job ids', async () => {
+    await rejectsWith(h.node.jobs.getJob('no-such-job'), 'JOB_NOT_FOUND')
+    await rejectsWith(h.node.jobs.getJob(''), 'JOB_NOT_FOUND')
+  })
+
+  it('sha256, manifest CID, priority, retry settings', async () => {
+    const job = await h.node.jobs.createJob('options', 'download')
+    const url = h.serve('o.bin', 10).url
+    await rejectsWith(job.addFile(url, h.path('o.bin'), { sha256: 'abc' }), 'INVALID_ARGUMENT')
+    await rejectsWith(job.addFile(url, h.path('o.bin'), { sha256: 'g'.repeat(64) }), 'INVALID_ARGUMENT')
+    await rejectsWith(job.addFile(url, h.path('o.bin'), { manifest: 'not-a-cid' }), 'INVALID_ARGUMENT')
+    await rejectsWith(job.setPriority('urgent' as 'high'), 'INVALID_ARGUMENT')
+    await rejectsWith(job.setMinimumRetryDelay(-1), 'INVALID_ARGUMENT')
+    await rejectsWith(job.setNoProgressTimeout(Number.NaN), 'INVALID_ARGUMENT')
+  })
+
+  it('errors carry context fields and serialize to {code, context, message}', async () => {
+    const job = await h.node.jobs.createJob('ctx', 'download')
+    try {
+      await job.addFile('ftp://127.0.0.1/x', h.path('c.bin'))
+      expect.unreachable()
+    } catch (err) {
+      expect(err).toMatchObject({ name: 'InvalidUrlError', code: 'INVALID_URL', url: 'ftp://127.0.0.1/x' })
+      expect(JSON.parse(JSON.stringify(err))).toMatchObject({ code: 'INVALID_URL', context: 'none' })
+    }
+  })
+})
