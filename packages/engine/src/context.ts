@@ -4,6 +4,8 @@ import type { Notifier } from './notifier.js'
 import type { PieceSource } from './piece-source.js'
 import type { EngineSettings } from './settings.js'
 import type { JobImpl } from './job.js'
+import type { SeedCache } from './cache.js'
+import type { PeerNetwork } from './network.js'
 
 /** What a job uses of the engine around it. */
 export interface EngineContext {
@@ -12,6 +14,10 @@ export interface EngineContext {
   readonly origin: PieceSource
   readonly settings: EngineSettings
   readonly notifier: Notifier
+  /** Peers; absent in download mode `http`. */
+  readonly network?: PeerNetwork
+  /** The seeding cache; absent in download mode `http`. */
+  readonly cache?: SeedCache
   /** Something changed that may start or pre-empt transfers. */
   reschedule(): void
   /** The job ended (acknowledged or cancelled): drop it from the manager. */

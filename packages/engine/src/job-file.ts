@@ -16,6 +16,8 @@ export class JobFileImpl implements JobFile {
   fromPeer: Bitfield | null = null
   /** Bytes received for a file of unknown size (the origin sent no length). */
   streamed = 0
+  /** Peers banned for this file's content: bad pieces or a forged manifest. */
+  readonly bannedPeers = new Set<string>()
   readonly #owner: FileOwner
 
   constructor (record: FileRecord, owner: FileOwner, pieces?: { done: Uint8Array, fromPeer: Uint8Array } | null) {

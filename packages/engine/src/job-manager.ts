@@ -10,10 +10,16 @@ import { engineSettings } from './settings.js'
 import type { EngineContext } from './context.js'
 import type { EngineInit, EngineSettings } from './settings.js'
 import { checkDisplayName } from './validate.js'
+import type { SeedCache } from './cache.js'
+import type { PeerNetwork } from './network.js'
 
 export interface JobEngineComponents {
   store: Store
   originClient: OriginClient
+  /** Peers; leave out for download mode `http`. */
+  network?: PeerNetwork
+  /** The seeding cache; leave out for download mode `http`. */
+  cache?: SeedCache
 }
 
 /** The job manager with its queue: jobs start by priority, then age; a higher priority pre-empts a lower one. */
@@ -32,6 +38,8 @@ class JobEngineImpl implements JobEngine, EngineContext {
   readonly client: OriginClient
   readonly origin: OriginSource
   readonly notifier: Notifier
+  readonly network?: PeerNetwork
+  readonly cache?: SeedCache
   readonly #jobs = new Map<string, JobImpl>()
   #seq = 0
   #stopped = false
@@ -43,6 +51,8 @@ class JobEngineImpl implements JobEngine, EngineContext {
     this.client = components.originClient
     this.origin = new OriginSource(components.originClient)
     this.notifier = new Notifier(this.settings.maxConcurrentCallbacks)
+    if (components.network != null) this.network = components.network
+    if (components.cache != null) this.cache = components.cache
   }
 
   async load (): Promise<void> {

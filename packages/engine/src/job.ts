@@ -200,6 +200,8 @@ export class JobImpl implements Job, FileOwner {
    */
   async #rejectFile (file: JobFileImpl, reason: ValidationFailedError): Promise<void> {
     const fromPeers = file.isDownloadedFromPeer
+    // Whatever we had of this content is suspect: never serve it, and don't trust its manifest again.
+    if (file.record.manifestCid != null) await this.#ctx.cache?.remove(file.record.manifestCid)
     await resetFile({ file, store: this.#ctx.store, onReset: () => {} }, null)
     if (fromPeers) {
       file.record.originOnly = true
@@ -255,6 +257,8 @@ export class JobImpl implements Job, FileOwner {
         } catch (err) {
           throw new LocalFileError(`cannot rename ${f.temporaryName} to ${f.localName}: ${(err as Error).message}`, { cause: err, context: 'local-file', path: f.localName, jobId: this.id })
         }
+        // Delivered and not rejected (complete counts as valid): from now on peers may have it.
+        await this.#ctx.cache?.add(f.record).catch(() => null)
       } else {
         await rm(f.temporaryName, { force: true })
       }
@@ -325,6 +329,7 @@ export class JobImpl implements Job, FileOwner {
         }
         await transferFile({
           file, store: this.#ctx.store, client: this.#ctx.client, origin: this.#ctx.origin, settings: this.#ctx.settings, signal,
+          network: this.#ctx.network, minPeerFileSize: this.#ctx.cache?.minFileSizeToCache ?? Infinity,
           onConnected: () => { if (this.record.state === 'connecting') void this.#setState('transferring') },
           onPiece: () => { this.record.lastProgressTime = Date.now(); this.#modified() },
           onReset: () => { this.#modified() }

@@ -96,11 +96,14 @@ export class PieceSink implements PieceSinkLike {
     if (want != null && !equalBytes(want, hash)) {
       throw new ValidationFailedError(`piece ${index} of ${file.remoteName} does not match its manifest`, { context: 'remote-file', url: file.remoteName })
     }
+    // Two sources may race for a piece at the end (endgame): the first one written wins.
+    if (file.done?.get(index) === true) return
     // One write at a time, in the order pieces were accepted: parallel writes to one file only contend for its
     // lock in the kernel, and in-order writes keep the file's extents sequential.
     const write = this.#writing.then(async () => { await this.#write(bytes, index * file.record.pieceSize) })
     this.#writing = write.catch(() => {})
     await write
+    if (file.done?.get(index) === true) return
     file.done?.set(index)
     file.fromPeer?.set(index, from === 'peer')
     this.#init.hashes.set(index, hash)

@@ -22,6 +22,21 @@ export interface EngineInit {
   flushInterval?: number
   /** Times a file restarts in a row because the origin's copy changed, before the job takes a transient error. @default 3 */
   maxContentRestarts?: number
+  /** Piece requests in flight per peer. @default 4 */
+  peerRequestsInFlight?: number
+  /**
+   * Seconds to look for peers before the origin takes pieces that no peer holds [DODelayForegroundDownloadFromHttp].
+   * The origin starts sooner when discovery ends with no peers. @default 2
+   */
+  originDelay?: number
+  /** Seconds a peer search runs. @default 2 */
+  discoveryTimeout?: number
+  /** Seconds before a piece request to a peer fails and the peer is dropped. @default 15 */
+  peerTimeout?: number
+  /** Bad pieces from a peer before it is banned for that content. @default 3 */
+  maxPeerStrikes?: number
+  /** Most pieces in one ranged origin request while peers share the work. @default 16 */
+  maxOriginRun?: number
 }
 
 export type EngineSettings = Required<EngineInit>
@@ -38,6 +53,12 @@ export function engineSettings (init: EngineInit = {}): EngineSettings {
     piecesInFlight: init.piecesInFlight ?? 8,
     flushPieces: init.flushPieces ?? 32,
     flushInterval: init.flushInterval ?? 500,
-    maxContentRestarts: init.maxContentRestarts ?? 3
+    maxContentRestarts: init.maxContentRestarts ?? 3,
+    peerRequestsInFlight: init.peerRequestsInFlight ?? 4,
+    originDelay: init.originDelay ?? 2,
+    discoveryTimeout: init.discoveryTimeout ?? 2,
+    peerTimeout: init.peerTimeout ?? 15,
+    maxPeerStrikes: init.maxPeerStrikes ?? 3,
+    maxOriginRun: init.maxOriginRun ?? 16
   }
 }

@@ -10,6 +10,10 @@ import { PieceSink } from './piece-sink.js'
 import type { JobFileImpl } from './job-file.js'
 import type { PieceOrigin, PieceRun, PieceSource } from './piece-source.js'
 import type { EngineSettings } from './settings.js'
+import { resolveManifest } from './manifest-resolver.js'
+import type { ResolvedManifest } from './manifest-resolver.js'
+import type { PeerNetwork } from './network.js'
+import { swarmDownload } from './swarm.js'
 
 export interface TransferContext {
   file: JobFileImpl
@@ -18,6 +22,10 @@ export interface TransferContext {
   origin: PieceSource
   settings: EngineSettings
   signal: AbortSignal
+  /** Peers, unless the download mode is `http`. */
+  network?: PeerNetwork
+  /** Files smaller than this come from the origin only [DOMinFileSizeToCache]. */
+  minPeerFileSize: number
   /** The origin answered: the job moves from connecting to transferring. */
   onConnected(): void
   /** A piece was verified and written. */
@@ -55,7 +63,8 @@ async function attempt (ctx: TransferContext): Promise<void> {
   const handle = await openTemporary(file)
   try {
     const hashes = await store.getHashes(file.record.jobId, file.index)
-    const expected = await expectedHashes(ctx)
+    const resolved = await peerManifest(ctx)
+    const expected = resolved?.manifest.pieceHashes ?? await expectedHashes(ctx)
     const want = file.record.sha256 == null ? null : parseSha256Hex(file.record.sha256)
     // Hash the whole file on the way in when it streams from byte 0 in one go; else read it back at the end.
     const whole = want != null && (file.done?.count ?? 0) === 0 ? createHash('sha256') : null
@@ -66,8 +75,16 @@ async function attempt (ctx: TransferContext): Promise<void> {
       }
     })
     try {
-      for (const run of missingRuns(file)) {
-        await ctx.origin.fetch(file, run, sink, { signal, onBytes: whole == null ? undefined : chunk => whole.update(chunk) })
+      if (resolved != null && ctx.network != null) {
+        file.record.manifestCid = resolved.cid
+        await swarmDownload({
+          file, manifest: resolved.manifest, cid: resolved.cid, sink, network: ctx.network, origin: ctx.origin,
+          settings: ctx.settings, signal, peers: resolved.peers, banned: file.bannedPeers
+        })
+      } else {
+        for (const run of missingRuns(file)) {
+          await ctx.origin.fetch(file, run, sink, { signal, onBytes: whole == null ? undefined : chunk => whole.update(chunk) })
+        }
       }
     } finally {
       await sink.close()
@@ -154,6 +171,19 @@ async function openTemporary (file: JobFileImpl): Promise<FileHandle> {
   }
 }
 
+/**
+ * The manifest to share the download with peers, when peers may be used for this file: not in mode `http`, not
+ * after the application rejected peer content (origin only), not for small files, not when nothing is missing.
+ */
+async function peerManifest (ctx: TransferContext): Promise<ResolvedManifest | null> {
+  const { file, network } = ctx
+  if (network == null || file.record.originOnly || file.record.size == null || file.record.size < ctx.minPeerFileSize) return null
+  if (file.done?.full === true) return null
+  return await resolveManifest({
+    file, store: ctx.store, client: ctx.client, network, settings: ctx.settings, banned: file.bannedPeers, signal: ctx.signal
+  })
+}
+
 /** Piece hashes to check against: those of a manifest the caller pinned, when it is in the store. */
 async function expectedHashes (ctx: TransferContext): Promise<Uint8Array[] | null> {
   const cid = ctx.file.record.manifestCid
@@ -170,6 +200,8 @@ async function expectedHashes (ctx: TransferContext): Promise<Uint8Array[] | nul
 /** Records the manifest of the finished file (piece hashes as verified), so the node can offer it to peers. */
 async function recordManifest (ctx: TransferContext, hashes: Map<number, Uint8Array>): Promise<void> {
   const { file, store } = ctx
+  // A manifest already in use (pinned, or from peers and checked piece by piece) stays: peers know it by that CID.
+  if (file.record.manifestCid != null && await store.getManifest(file.record.manifestCid) != null) return
   const size = file.record.size ?? 0
   const count = pieceCount(size, file.record.pieceSize)
   const pieceHashes: Uint8Array[] = []

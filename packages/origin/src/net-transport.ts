@@ -7,11 +7,14 @@ import { findHeadEnd, MAX_HEAD_SIZE, parseResponseHead } from './response-head.j
 import type { BodySink, Exchange, ExchangeRequest, Transport, TransportSettings } from './transport.js'
 
 /**
- * Bytes per socket read. The socket reads into this one buffer again and again (`onread`), so body bytes reach
- * the sink with no allocation per chunk: node:http's per-chunk Buffers cost ~3x the CPU of the download itself.
- * Larger reads mean fewer callbacks; past a few hundred KiB the kernel rarely has more to give in one read.
+ * Bytes per socket read of a GET. The socket reads into this one buffer again and again (`onread`), so body bytes
+ * reach the sink with no allocation per chunk: node:http's per-chunk Buffers cost ~4x the CPU of this path. While
+ * the consumer hashes, the kernel queues data; larger reads take it in fewer syscalls. Measured on 1 GiB with
+ * SHA-256 per MiB: 1 MiB beat 128 KiB by ~20% in wall time and halved system time; 2-4 MiB gained nothing.
  */
-const READ_BUFFER_SIZE = 512 * 1024
+const READ_BUFFER_SIZE = 1024 * 1024
+/** A HEAD's answer is a few hundred bytes. */
+const HEAD_READ_BUFFER_SIZE = 16 * 1024
 
 /** Plain `http:` over a raw `node:net` socket: one request per connection, `Connection: close`. */
 export class NetTransport implements Transport {
@@ -66,7 +69,7 @@ class NetExchange implements Exchange {
     this.#connectTimer = setTimeout(() => {
       this.#fail(this.#unavailable(`could not connect within ${settings.connectTimeout} ms`))
     }, settings.connectTimeout)
-    const buffer = Buffer.allocUnsafe(READ_BUFFER_SIZE)
+    const buffer = Buffer.allocUnsafe(request.method === 'HEAD' ? HEAD_READ_BUFFER_SIZE : READ_BUFFER_SIZE)
     this.#socket = connect({
       host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
       port: url.port === '' ? 80 : Number(url.port),

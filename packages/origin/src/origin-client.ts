@@ -97,7 +97,14 @@ export class DefaultOriginClient implements OriginClient {
     if (status === 405 || status === 501) return await this.#probe(url, signal)
     if (status < 200 || status > 299) throw statusError(status, final)
     const info = remoteInfo(final, headers, sizeOfFull(headers), false)
-    return info.size === null ? await this.#probe(url, signal) : info
+    if (info.size !== null) return info
+    try {
+      return await this.#probe(url, signal)
+    } catch (err) {
+      // The probe only hoped to learn the size; a transient failure is retried, a refusal leaves it unknown.
+      if (err instanceof OriginUnavailableError || err instanceof AbortedError) throw err
+      return info
+    }
   }
 
   /** A 1-byte ranged GET, for origins that refuse HEAD or leave the size out of it. */
@@ -114,8 +121,8 @@ export class DefaultOriginClient implements OriginClient {
   }
 
   /**
-   * One request for the undelivered rest of the range. Returns the file's info when the range is complete, or
-   * null info when the origin sent a shorter part than asked (then the caller asks for the rest).
+   * One request for the undelivered rest of the range. Returns the file's info once the range is complete, or
+   * null when the origin sent a shorter part than asked for (then the caller asks for the rest).
    */
   async #fetchOnce (url: URL, progress: RangeProgress, options: FetchRangeOptions): Promise<RemoteInfo | null> {
     const { end, signal } = options
@@ -141,11 +148,11 @@ export class DefaultOriginClient implements OriginClient {
           ? await this.#readPartial(exchange, final, progress, end, options)
           : await this.#readFull(exchange, final, progress, end, options)
       }
-      if (status === 416 && end === undefined) {
+      if (status === 416) {
         const size = parseContentRange(exchange.headers.get('content-range'))?.size
         // Nothing is left past the end of the file (e.g. a resume that had everything already).
-        if (size === next) return remoteInfo(final, exchange.headers, size, true)
-        throw protocolError(`range ${next}- is not satisfiable (size ${size ?? 'unknown'})`, final, status)
+        if (end === undefined && size === next) return remoteInfo(final, exchange.headers, size, true)
+        throw protocolError(`range ${headers.range ?? ''} is not satisfiable (size ${size ?? 'unknown'})`, final, status)
       }
       throw statusError(status, final)
     } finally {

@@ -56,6 +56,15 @@ describe('head', () => {
     })
   })
 
+  it('reports size null when HEAD gives none and the fallback GET is refused', async () => {
+    await withServer((req, res) => {
+      if (req.method === 'HEAD') res.writeHead(200, { etag: '"h"', 'transfer-encoding': 'chunked' }).end()
+      else res.writeHead(403).end()
+    }, async ({ url }) => {
+      expect(await client.head(url)).toMatchObject({ size: null, etag: '"h"' })
+    })
+  })
+
   it('reads the size from Content-Length when the fallback GET ignores the range', async () => {
     const body = randomBody(100_000)
     await withServer((req, res) => {

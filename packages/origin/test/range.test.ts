@@ -116,6 +116,13 @@ describe('fetchRange', () => {
     })
   })
 
+  it('fails with ORIGIN_PROTOCOL when a range with an end starts past the size', async () => {
+    await withServer(serveBytes(body), async ({ url }) => {
+      await expect(client.fetchRange(url, { start: body.length + 5, end: body.length + 10, onData: () => {} }))
+        .rejects.toMatchObject({ code: 'ORIGIN_PROTOCOL', httpStatus: 416 })
+    })
+  })
+
   it('fails with ORIGIN_PROTOCOL when Content-Range starts elsewhere', async () => {
     await withServer((_req, res) => {
       res.writeHead(206, { 'content-range': 'bytes 0-9/100', 'content-length': '10' }).end('0123456789')

@@ -1,3 +1,3 @@
 export { openLevelStore, SCHEMA_VERSION } from './level-store.js'
 export type { Store, LevelStoreInit, PieceUpdate } from './level-store.js'
-export type { JobRecord, FileRecord, PieceRecord } from './records.js'
+export type { JobRecord, FileRecord, PieceRecord, CacheRecord } from './records.js'

@@ -1,6 +1,6 @@
 import { Level } from 'level'
 import { LocalFileError, NodeStoppedError, SchemaMismatchError } from '@dopt/interface'
-import type { FileRecord, JobRecord, PieceRecord } from './records.js'
+import type { CacheRecord, FileRecord, JobRecord, PieceRecord } from './records.js'
 
 /** Bump when the layout of keys or records changes in a way older code cannot read. */
 export const SCHEMA_VERSION = 1
@@ -16,7 +16,10 @@ const keys = {
   peer: (id: string, index: number) => `peer/${id}/${index}`,
   hash: (id: string, index: number, piece: number) => `hash/${id}/${index}/${String(piece).padStart(9, '0')}`,
   hashes: (id: string, index: number) => ({ gte: `hash/${id}/${index}/`, lt: `hash/${id}/${index}/~` }),
-  manifest: (cid: string) => `manifest/${cid}`
+  manifest: (cid: string) => `manifest/${cid}`,
+  cache: (cid: string) => `cache/${cid}`,
+  caches: { gte: 'cache/', lt: 'cache/~' },
+  contentKey: (key: string) => `ckey/${key}`
 }
 
 const encoder = new TextEncoder()
@@ -48,6 +51,13 @@ export interface Store {
   resetFile(file: FileRecord): Promise<void>
   putManifest(cid: string, bytes: Uint8Array): Promise<void>
   getManifest(cid: string): Promise<Uint8Array | null>
+  /** Adds or updates a cache item, and maps its content key to it. */
+  putCacheItem(item: CacheRecord): Promise<void>
+  listCacheItems(): Promise<CacheRecord[]>
+  getCacheItem(cid: string): Promise<CacheRecord | null>
+  /** The manifest CID cached under a content key, if any. */
+  cidForContentKey(key: string): Promise<string | null>
+  deleteCacheItem(item: CacheRecord): Promise<void>
   close(): Promise<void>
 }
 
@@ -168,6 +178,46 @@ class LevelStore implements Store {
   async getManifest (cid: string): Promise<Uint8Array | null> {
     return await this.#op(async db => {
       return (await db.get(keys.manifest(cid))) ?? null
+    })
+  }
+
+  async putCacheItem (item: CacheRecord): Promise<void> {
+    return await this.#op(async db => {
+      await db.batch([
+        { type: 'put', key: keys.cache(item.cid), value: json(item) },
+        { type: 'put', key: keys.contentKey(item.contentKey), value: json(item.cid) }
+      ])
+    })
+  }
+
+  async listCacheItems (): Promise<CacheRecord[]> {
+    return await this.#op(async db => {
+      const items: CacheRecord[] = []
+      for await (const value of db.values(keys.caches)) items.push(parse<CacheRecord>(value))
+      return items
+    })
+  }
+
+  async getCacheItem (cid: string): Promise<CacheRecord | null> {
+    return await this.#op(async db => {
+      const value = await db.get(keys.cache(cid))
+      return value == null ? null : parse<CacheRecord>(value)
+    })
+  }
+
+  async cidForContentKey (key: string): Promise<string | null> {
+    return await this.#op(async db => {
+      const value = await db.get(keys.contentKey(key))
+      return value == null ? null : parse<string>(value)
+    })
+  }
+
+  async deleteCacheItem (item: CacheRecord): Promise<void> {
+    return await this.#op(async db => {
+      await db.batch([
+        { type: 'del', key: keys.cache(item.cid) },
+        { type: 'del', key: keys.contentKey(item.contentKey) }
+      ])
     })
   }
 

@@ -60,3 +60,21 @@ export interface PieceRecord {
   done: Uint8Array
   fromPeer: Uint8Array
 }
+
+/** A file in the seeding cache: complete, verified, validated content this node serves to peers. */
+export interface CacheRecord {
+  /** Manifest CID: the content's name. */
+  cid: string
+  /** Discovery key over URL, ETag and size. */
+  contentKey: string
+  /** The cache's own copy (a hard link when the file system allows it). */
+  path: string
+  size: number
+  pieceSize: number
+  url: string
+  /** Milliseconds since the epoch. */
+  addedTime: number
+  lastUsedTime: number
+  /** Bytes served to peers so far. */
+  bytesServed: number
+}

@@ -1,0 +1,174 @@
+import { copyFile, link, mkdir, open, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Bitfield, contentKey, decodeManifest, equalBytes, pieceCount, pieceRange, sha256Async } from '@dopt/content'
+import type { Manifest } from '@dopt/content'
+import type { CacheRecord, FileRecord, Store } from '@dopt/store'
+import type { ContentServer, PeerNetwork } from './network.js'
+
+export interface CacheInit {
+  /** Folder of the cache's copies. */
+  dir: string
+  /** Bytes the cache may hold [DOMaxCacheSize]; least recently used items go first. @default 10 GiB */
+  maxCacheSize?: number
+  /** Seconds an item stays [DOMaxCacheAge]. @default 259200 (3 days) */
+  maxCacheAge?: number
+  /** Smaller files are neither cached nor fetched from peers [DOMinFileSizeToCache]. @default 1 MiB */
+  minFileSizeToCache?: number
+}
+
+export interface CacheComponents {
+  store: Store
+  network?: PeerNetwork
+}
+
+/** Seconds between two saves of an item's last-use time: serving a piece must not cost a database write. */
+const TOUCH_INTERVAL = 60_000
+
+/**
+ * The seeding cache: complete, verified, validated files, served to peers piece by piece. An item enters at
+ * `complete()` (a hard link to the delivered file, or a copy across file systems) and leaves by age, by size
+ * (least recently used first), or when the application rejected content that came from peers. Every piece is
+ * checked against the manifest again before it is served, so a file changed on disk is never passed on.
+ */
+export class SeedCache implements ContentServer {
+  readonly #components: CacheComponents
+  readonly dir: string
+  readonly maxCacheSize: number
+  readonly maxCacheAge: number
+  readonly minFileSizeToCache: number
+  readonly #manifests = new Map<string, Manifest>()
+
+  constructor (components: CacheComponents, init: CacheInit) {
+    this.#components = components
+    this.dir = init.dir
+    this.maxCacheSize = init.maxCacheSize ?? 10 * 1024 ** 3
+    this.maxCacheAge = init.maxCacheAge ?? 259_200
+    this.minFileSizeToCache = init.minFileSizeToCache ?? 1 << 20
+  }
+
+  /** Announces every cached item on the network (at start), after dropping expired ones. */
+  async start (): Promise<void> {
+    await mkdir(this.dir, { recursive: true })
+    await this.evict()
+    for (const item of await this.list()) this.#announce(item)
+  }
+
+  async list (): Promise<CacheRecord[]> {
+    return await this.#components.store.listCacheItems()
+  }
+
+  /** Adds a delivered file. Files under the minimum size, or without a manifest, are not cached. */
+  async add (file: FileRecord): Promise<CacheRecord | null> {
+    const { store } = this.#components
+    if (file.manifestCid == null || file.size == null || file.size < this.minFileSizeToCache || file.size > this.maxCacheSize) return null
+    const path = join(this.dir, file.manifestCid)
+    await rm(path, { force: true })
+    try {
+      await link(file.localName, path)
+    } catch {
+      await copyFile(file.localName, path) // another file system, or links not allowed
+    }
+    const now = Date.now()
+    const item: CacheRecord = {
+      cid: file.manifestCid, contentKey: contentKey(file.remoteName, file.etag, file.size).toString(), path,
+      size: file.size, pieceSize: file.pieceSize, url: file.remoteName, addedTime: now, lastUsedTime: now, bytesServed: 0
+    }
+    await store.putCacheItem(item)
+    await this.evict()
+    this.#announce(item)
+    return item
+  }
+
+  /** Drops an item (by manifest CID or content key). */
+  async remove (key: string): Promise<void> {
+    const item = await this.#item(key)
+    if (item == null) return
+    this.#manifests.delete(item.cid)
+    await this.#components.store.deleteCacheItem(item)
+    await rm(item.path, { force: true })
+  }
+
+  /** Removes items past the maximum age, then least recently used ones until the cache fits its maximum size. */
+  async evict (): Promise<void> {
+    const items = (await this.list()).sort((a, b) => a.lastUsedTime - b.lastUsedTime)
+    const oldest = Date.now() - this.maxCacheAge * 1000
+    let total = items.reduce((n, i) => n + i.size, 0)
+    for (const item of items) {
+      if (item.addedTime >= oldest && total <= this.maxCacheSize) continue
+      total -= item.size
+      await this.remove(item.cid)
+    }
+  }
+
+  async getManifest (key: string): Promise<Uint8Array | null> {
+    const item = await this.#item(key)
+    if (item == null) return null
+    return await this.#components.store.getManifest(item.cid)
+  }
+
+  async getHave (manifestCid: string): Promise<Uint8Array | null> {
+    const item = await this.#item(manifestCid)
+    if (item == null || item.cid !== manifestCid) return null
+    const all = new Bitfield(pieceCount(item.size, item.pieceSize))
+    for (let i = 0; i < all.length; i++) all.set(i)
+    return all.toBytes()
+  }
+
+  async readPiece (manifestCid: string, index: number): Promise<Uint8Array | null> {
+    const item = await this.#item(manifestCid)
+    if (item == null || item.cid !== manifestCid) return null
+    const manifest = await this.#manifest(item.cid)
+    const want = manifest?.pieceHashes[index]
+    if (manifest == null || want == null) return null
+    const { start, end } = pieceRange(index, manifest.size, manifest.pieceSize)
+    const bytes = Buffer.allocUnsafe(end - start)
+    let handle
+    try {
+      handle = await open(item.path, 'r')
+      const { bytesRead } = await handle.read(bytes, 0, bytes.byteLength, start)
+      if (bytesRead !== bytes.byteLength) return null
+    } catch {
+      return null
+    } finally {
+      await handle?.close()
+    }
+    if (!equalBytes(await sha256Async(bytes), want)) {
+      // Changed on disk since it was cached: never serve it again.
+      await this.remove(item.cid)
+      return null
+    }
+    item.bytesServed += bytes.byteLength
+    if (Date.now() - item.lastUsedTime > TOUCH_INTERVAL) {
+      item.lastUsedTime = Date.now()
+      await this.#components.store.putCacheItem(item)
+    }
+    return bytes
+  }
+
+  async #item (key: string): Promise<CacheRecord | null> {
+    const { store } = this.#components
+    const direct = await store.getCacheItem(key)
+    if (direct != null) return direct
+    const cid = await store.cidForContentKey(key)
+    return cid == null ? null : await store.getCacheItem(cid)
+  }
+
+  async #manifest (cid: string): Promise<Manifest | null> {
+    let manifest = this.#manifests.get(cid)
+    if (manifest == null) {
+      const bytes = await this.#components.store.getManifest(cid)
+      if (bytes == null) return null
+      manifest = decodeManifest(bytes)
+      this.#manifests.set(cid, manifest)
+    }
+    return manifest
+  }
+
+  #announce (item: CacheRecord): void {
+    const network = this.#components.network
+    if (network == null) return
+    // Announcements are best effort: a node with no DHT peers yet is still found on the LAN.
+    void network.provide(item.contentKey).catch(() => {})
+    void network.provide(item.cid).catch(() => {})
+  }
+}
