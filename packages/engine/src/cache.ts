@@ -18,7 +18,6 @@ export interface CacheInit {
 
 export interface CacheComponents {
   store: Store
-  network?: PeerNetwork
 }
 
 /** Seconds between two saves of an item's last-use time: serving a piece must not cost a database write. */
@@ -37,6 +36,7 @@ export class SeedCache implements ContentServer {
   readonly maxCacheAge: number
   readonly minFileSizeToCache: number
   readonly #manifests = new Map<string, Manifest>()
+  #network: PeerNetwork | null = null
 
   constructor (components: CacheComponents, init: CacheInit) {
     this.#components = components
@@ -46,8 +46,12 @@ export class SeedCache implements ContentServer {
     this.minFileSizeToCache = init.minFileSizeToCache ?? 1 << 20
   }
 
-  /** Announces every cached item on the network (at start), after dropping expired ones. */
-  async start (): Promise<void> {
+  /**
+   * Announces every cached item on `network` (at start, after dropping expired ones), and later ones as they come.
+   * The network is given here rather than at construction because it serves this cache: each needs the other.
+   */
+  async start (network: PeerNetwork | null): Promise<void> {
+    this.#network = network
     await mkdir(this.dir, { recursive: true })
     await this.evict()
     for (const item of await this.list()) this.#announce(item)
@@ -165,7 +169,7 @@ export class SeedCache implements ContentServer {
   }
 
   #announce (item: CacheRecord): void {
-    const network = this.#components.network
+    const network = this.#network
     if (network == null) return
     // Announcements are best effort: a node with no DHT peers yet is still found on the LAN.
     void network.provide(item.contentKey).catch(() => {})

@@ -22,6 +22,18 @@ export interface NodeConfig extends EngineInit {
   groupId?: string
   /** Settings of the HTTP origin client. */
   origin?: OriginClientInit
+  /** Pre-shared key of a private network (32 bytes): only nodes with the same key can connect. */
+  psk?: Uint8Array
+  /** Bytes the seeding cache may hold [DOMaxCacheSize]. @default 10 GiB */
+  maxCacheSize?: number
+  /** Seconds a file stays in the seeding cache [DOMaxCacheAge]. @default 259200 (3 days) */
+  maxCacheAge?: number
+  /** Files smaller than this are neither fetched from nor served to peers [DOMinFileSizeToCache]. @default 1 MiB */
+  minFileSizeToCache?: number
+  /** Upload limit to peers in bytes per second; 0 for none. @default 0 */
+  uploadRate?: number
+  /** Pieces served to peers at once. @default 16 */
+  maxConcurrentUploads?: number
 }
 
 /** The default data folder: `$XDG_DATA_HOME/dopt`, else `~/.local/share/dopt`. */

@@ -2,6 +2,8 @@ export { createNode } from './node.js'
 export type { DoptNode } from './node.js'
 export { defaultDataDir, DOWNLOAD_MODES } from './config.js'
 export type { NodeConfig, DownloadMode } from './config.js'
+export type { PeerInfo } from '@dopt/p2p'
+export type { CacheRecord } from '@dopt/store'
 export {
   NotifyFlags, DEFAULT_NOTIFY_FLAGS, JOB_STATES, JOB_PRIORITIES, DoptError, InvalidArgumentError, InvalidUrlError,
   InvalidPathError, InvalidStateError, JobNotFoundError, JobEmptyError, ValidationPendingError, ValidationFailedError,

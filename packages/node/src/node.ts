@@ -1,7 +1,10 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createJobEngine } from '@dopt/engine'
+import { SeedCache, createJobEngine } from '@dopt/engine'
 import type { JobEngine } from '@dopt/engine'
+import { createP2P } from '@dopt/p2p'
+import type { P2P, PeerInfo } from '@dopt/p2p'
+import type { CacheRecord } from '@dopt/store'
 import { LocalFileError } from '@dopt/interface'
 import type { JobManager } from '@dopt/interface'
 import { createOriginClient } from '@dopt/origin'
@@ -15,6 +18,14 @@ export interface DoptNode {
   readonly jobs: JobManager
   readonly dataDir: string
   readonly mode: DownloadMode
+  /** This node's peer id; null in mode `http`. */
+  readonly peerId: string | null
+  /** Addresses peers can dial (with /p2p/<id>); empty in mode `http`. */
+  getMultiaddrs(): string[]
+  /** Connected peers and how each was found. */
+  getPeers(): PeerInfo[]
+  /** What the seeding cache holds. */
+  getCacheItems(): Promise<CacheRecord[]>
   /** Halts transfers (jobs are kept and resume on the next start) and closes the database. */
   stop(): Promise<void>
 }
@@ -32,10 +43,27 @@ export async function createNode (config: NodeConfig = {}): Promise<DoptNode> {
     throw new LocalFileError(`cannot create the data folder ${dataDir}: ${(err as Error).message}`, { cause: err, context: 'local-file', path: dataDir })
   }
   const store = await openLevelStore({ location: join(dataDir, 'db') })
+  let p2p: P2P | null = null
   let engine: JobEngine
+  let cache: SeedCache | null = null
   try {
-    engine = await createJobEngine({ store, originClient: createOriginClient(config.origin) }, config)
+    if (mode !== 'http') {
+      cache = new SeedCache({ store }, {
+        dir: join(dataDir, 'cache'), maxCacheSize: config.maxCacheSize, maxCacheAge: config.maxCacheAge,
+        minFileSizeToCache: config.minFileSizeToCache
+      })
+      p2p = await createP2P({
+        listen: config.listen, peers: config.peers, groupId: config.groupId, psk: config.psk, dataDir,
+        // lan: mDNS only; group: mDNS and the group's private DHT; internet: the DHT too, mDNS for the LAN.
+        mdns: true, dht: mode !== 'lan', maxConcurrentUploads: config.maxConcurrentUploads, uploadRate: config.uploadRate
+      }, { content: cache })
+      await cache.start(p2p)
+    }
+    engine = await createJobEngine({
+      store, originClient: createOriginClient(config.origin), ...(p2p != null && cache != null ? { network: p2p, cache } : {})
+    }, config)
   } catch (err) {
+    await p2p?.stop()
     await store.close()
     throw err
   }
@@ -44,9 +72,14 @@ export async function createNode (config: NodeConfig = {}): Promise<DoptNode> {
     jobs: engine,
     dataDir,
     mode,
+    peerId: p2p?.peerId ?? null,
+    getMultiaddrs: () => p2p?.getMultiaddrs() ?? [],
+    getPeers: () => p2p?.getPeers() ?? [],
+    getCacheItems: async () => await (cache?.list() ?? Promise.resolve([])),
     async stop () {
       stopping ??= (async () => {
         await engine.stop()
+        await p2p?.stop()
         await store.close()
       })()
       await stopping
