@@ -1,0 +1,71 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createNode } from '@dopt/node'
+import type { DoptNode, Job, NodeConfig } from '@dopt/node'
+import { randomBytesSeeded, startOrigin } from '@dopt/lab'
+import type { Origin } from '@dopt/lab'
+
+/** Settings that keep swarm tests quick: short discovery and origin delays, small cache threshold. */
+export const SWARM: NodeConfig = {
+  mode: 'lan',
+  listen: ['/ip4/127.0.0.1/tcp/0'],
+  originDelay: 1,
+  discoveryTimeout: 1,
+  peerTimeout: 3,
+  minFileSizeToCache: 0,
+  callbackRetryDelay: 0.05,
+  modificationInterval: 20,
+  minimumRetryDelay: 0.05,
+  origin: { retries: 2, retryDelay: 5 }
+}
+
+/** A temp folder, an origin, and nodes that are all stopped by `close()`. */
+export interface Swarm {
+  dir: string
+  origin: Origin
+  nodes: DoptNode[]
+  serve(name: string, size: number, seed?: number): { url: string, data: Uint8Array }
+  path(name: string): string
+  /** A node with its own data folder; `config` overrides SWARM. */
+  node(name: string, config?: NodeConfig): Promise<DoptNode>
+  close(): Promise<void>
+}
+
+export async function swarm (): Promise<Swarm> {
+  const dir = await mkdtemp(join(tmpdir(), 'dopt-swarm-'))
+  const origin = await startOrigin()
+  const s: Swarm = {
+    dir,
+    origin,
+    nodes: [],
+    serve (name, size, seed = 1) {
+      const data = randomBytesSeeded(size, seed)
+      origin.setFile(`/${name}`, { data })
+      return { url: origin.url(`/${name}`), data }
+    },
+    path: name => join(dir, name),
+    async node (name, config = {}) {
+      const node = await createNode({ ...SWARM, ...config, dataDir: join(dir, name) })
+      s.nodes.push(node)
+      return node
+    },
+    async close () {
+      await Promise.allSettled(s.nodes.map(async n => { await n.stop() }))
+      await origin.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+  return s
+}
+
+/** Downloads `url` to `path` on `node` and completes the job; resolves with the job. */
+export async function fetchFile (node: DoptNode, url: string, path: string): Promise<Job> {
+  const job = await node.jobs.createJob(`get ${path}`, 'download')
+  await job.addFile(url, path)
+  await job.resume()
+  const state = await job.waitFor()
+  if (state !== 'transferred') throw new Error(`job ended in ${state}: ${JSON.stringify(job.getError())}`)
+  await job.complete()
+  return job
+}

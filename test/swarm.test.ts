@@ -1,0 +1,87 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { NotifyFlags } from '@dopt/node'
+import { digest, digestOf } from './helpers/harness.js'
+import { fetchFile, swarm } from './helpers/swarm.js'
+import type { Swarm } from './helpers/swarm.js'
+
+const MiB = 1 << 20
+let s: Swarm
+beforeEach(async () => { s = await swarm() })
+afterEach(async () => { await s.close() })
+
+describe('peers first', () => {
+  it('one seed and four others: the origin sends about one copy', async () => {
+    const { url, data } = s.serve('f.bin', 16 * MiB)
+    const seed = await s.node('seed')
+    await fetchFile(seed, url, s.path('seed.bin'))
+    const sentBySeed = s.origin.bytesSent
+    expect(sentBySeed).toBe(data.byteLength)
+    const others = await Promise.all([1, 2, 3, 4].map(async i => await s.node(`n${i}`, { peers: seed.getMultiaddrs() })))
+    const jobs = await Promise.all(others.map(async (n, i) => await fetchFile(n, url, s.path(`n${i}.bin`))))
+    for (let i = 0; i < others.length; i++) expect(await digestOf(s.path(`n${i}.bin`))).toBe(digest(data))
+    const fromPeers = jobs.reduce((n, j) => n + j.getProgress().bytesFromPeers, 0)
+    expect(fromPeers).toBeGreaterThanOrEqual(3 * data.byteLength)
+    expect(jobs.every(j => j.enumFiles()[0]!.isDownloadedFromPeer)).toBe(true)
+    // One copy for the seed, plus a spot-check piece per node and whatever no peer could serve in time.
+    expect(s.origin.bytesSent).toBeLessThan(2 * data.byteLength)
+  })
+
+  it('mode http never touches peers', async () => {
+    const { url } = s.serve('h.bin', 4 * MiB)
+    const seed = await s.node('seed')
+    await fetchFile(seed, url, s.path('seed.bin'))
+    const plain = await s.node('plain', { mode: 'http', peers: seed.getMultiaddrs() })
+    expect(plain.peerId).toBeNull()
+    const job = await fetchFile(plain, url, s.path('plain.bin'))
+    expect(job.getProgress().bytesFromPeers).toBe(0)
+    expect(job.getProgress().bytesFromOrigin).toBe(4 * MiB)
+  })
+
+  it('nodes of different groups never share', async () => {
+    const { url } = s.serve('g.bin', 4 * MiB)
+    const seed = await s.node('seed', { groupId: 'red' })
+    await fetchFile(seed, url, s.path('seed.bin'))
+    const other = await s.node('other', { groupId: 'blue', peers: seed.getMultiaddrs() })
+    const job = await fetchFile(other, url, s.path('other.bin'))
+    expect(job.getProgress().bytesFromPeers).toBe(0)
+  })
+
+  it('serves nothing before the job is completed, and completed content after', async () => {
+    const { url } = s.serve('u.bin', 4 * MiB)
+    const seed = await s.node('seed')
+    const job = await seed.jobs.createJob('not yet', 'download')
+    await job.addFile(url, s.path('seed.bin'))
+    await job.resume()
+    expect(await job.waitFor()).toBe('transferred')
+    expect(await seed.getCacheItems()).toEqual([])
+    const early = await s.node('early', { peers: seed.getMultiaddrs() })
+    expect((await fetchFile(early, url, s.path('early.bin'))).getProgress().bytesFromPeers).toBe(0)
+    await job.complete()
+    expect(await seed.getCacheItems()).toHaveLength(1)
+  })
+
+  it('rejected peer content is fetched again from the origin only, and fileTransferred fires again', async () => {
+    const { url, data } = s.serve('v.bin', 4 * MiB)
+    const seed = await s.node('seed')
+    await fetchFile(seed, url, s.path('seed.bin'))
+    const node = await s.node('picky', { peers: seed.getMultiaddrs() })
+    const job = await node.jobs.createJob('picky', 'download')
+    await job.addFile(url, s.path('picky.bin'))
+    const verdicts: Array<{ fromPeer: boolean, bytesFromOrigin: number }> = []
+    job.setNotifyFlags(NotifyFlags.FileTransferred | NotifyFlags.JobTransferred)
+    job.setNotifyInterface({
+      async fileTransferred (_job, file) {
+        const fromPeer = file.isDownloadedFromPeer
+        verdicts.push({ fromPeer, bytesFromOrigin: file.getProgress().bytesFromOrigin })
+        await file.setValidationState(!fromPeer)
+      },
+      async jobTransferred (j) { await j.complete() }
+    })
+    await job.resume()
+    expect(await job.waitFor(['acknowledged', 'error'])).toBe('acknowledged')
+    expect(verdicts).toHaveLength(2)
+    expect(verdicts[0]!.fromPeer).toBe(true)
+    expect(verdicts[1]).toEqual({ fromPeer: false, bytesFromOrigin: 4 * MiB })
+    expect(await digestOf(s.path('picky.bin'))).toBe(digest(data))
+  })
+})
