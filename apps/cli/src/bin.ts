@@ -2,6 +2,7 @@
 import { DoptError } from '@dopt/node'
 import { parseGet, runGet } from './get.js'
 import { runDemo } from './demo.js'
+import { runDaemon } from './daemon.js'
 import { EXIT_JOB_ERROR, EXIT_OK, EXIT_USAGE, HELP, UsageError } from './usage.js'
 
 /** Codes of errors caused by what the user typed: exit 2, no stack trace. */
@@ -14,6 +15,7 @@ async function main (argv: string[]): Promise<number> {
     switch (command) {
       case 'get': return await runGet(parseGet(rest))
       case 'demo': return await runDemo()
+      case 'daemon': return await runDaemon(rest)
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(HELP)
         return EXIT_OK

@@ -14,12 +14,20 @@ export const HELP = `dopt — peer-to-peer delivery optimization node
 
 Usage:
   dopt get URL -o PATH [options]     download URL to PATH through a job (resumes an interrupted one)
+  dopt daemon [options]              run this machine's node: resume jobs, serve the cache to peers
   dopt demo                          download a generated file from a local origin, with progress
   dopt help                          this text
 
 Options of every command:
   --data-dir DIR        data folder (default: $XDG_DATA_HOME/dopt, else ~/.local/share/dopt)
   --json                machine-readable output: one JSON object per line on stdout
+
+Options that start a node (get, daemon):
+  --mode M              http | lan | group | internet (default: lan)
+  --peer MULTIADDR      a peer to connect to (repeatable)
+  --listen MULTIADDR    where to listen (repeatable; daemon default /ip4/0.0.0.0/tcp/0, get: 127.0.0.1)
+  --group ID            share only with nodes of this group
+  --config FILE         JSON settings (NodeConfig names); options given here win
 
 Options of get:
   -o, --output PATH     where the file goes (required)
@@ -29,8 +37,7 @@ Options of get:
   --priority P          foreground | high | normal | low (default: foreground)
   --retry-delay S       seconds between retries after a transient error (default: 2)
   --no-progress-timeout S  seconds without progress before giving up (default: 60)
-  --mode M              http | lan | group | internet (default: lan)
-  --peer MULTIADDR, --listen MULTIADDR, --group ID, --seed-for SECONDS  (peer options)
+  --seed-for SECONDS    keep serving the file to peers this long after it is saved
 
 Exit codes: 0 success, 1 the job ended in error, 2 usage or bad input.
 `

@@ -1,0 +1,65 @@
+import { readFile } from 'node:fs/promises'
+import type { ParseArgsConfig } from 'node:util'
+import { DOWNLOAD_MODES } from '@dopt/node'
+import type { DownloadMode, NodeConfig } from '@dopt/node'
+import { UsageError } from './usage.js'
+
+/** Options that start a node, shared by `get` and `daemon`. */
+export const NODE_OPTIONS = {
+  'data-dir': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  mode: { type: 'string' },
+  peer: { type: 'string', multiple: true, default: [] as string[] },
+  listen: { type: 'string', multiple: true, default: [] as string[] },
+  group: { type: 'string' },
+  config: { type: 'string' }
+} satisfies ParseArgsConfig['options']
+
+export interface NodeOptionValues {
+  'data-dir'?: string
+  mode?: string
+  peer: string[]
+  listen: string[]
+  group?: string
+  config?: string
+}
+
+/** Settings a config file may hold: NodeConfig's names, in JSON. */
+const CONFIG_KEYS = new Set([
+  'dataDir', 'listen', 'peers', 'mode', 'groupId', 'maxCacheSize', 'maxCacheAge', 'minFileSizeToCache', 'uploadRate',
+  'maxConcurrentUploads', 'maxConcurrentJobs', 'maxConcurrentCallbacks', 'callbackRetryDelay', 'minimumRetryDelay',
+  'noProgressTimeout', 'pieceSize', 'originDelay', 'discoveryTimeout', 'peerTimeout', 'maxPeerStrikes', 'peerRequestsInFlight'
+])
+
+/** Reads `--config FILE` (JSON) and lays the command-line options over it. */
+export async function nodeConfig (values: NodeOptionValues, fallbackMode: DownloadMode): Promise<NodeConfig> {
+  let config: NodeConfig = {}
+  if (values.config !== undefined) {
+    let text: string
+    try {
+      text = await readFile(values.config, 'utf8')
+    } catch (err) {
+      throw new UsageError(`cannot read --config ${values.config}: ${(err as Error).message}`)
+    }
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch (err) {
+      throw new UsageError(`--config ${values.config} is not valid JSON: ${(err as Error).message}`)
+    }
+    if (parsed == null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`--config ${values.config} must hold a JSON object`)
+    const unknown = Object.keys(parsed).filter(k => !CONFIG_KEYS.has(k))
+    if (unknown.length > 0) throw new UsageError(`--config ${values.config} has unknown settings: ${unknown.join(', ')}`)
+    config = parsed as NodeConfig
+  }
+  const mode = (values.mode ?? config.mode ?? fallbackMode) as DownloadMode
+  if (!DOWNLOAD_MODES.includes(mode)) throw new UsageError(`--mode must be one of ${DOWNLOAD_MODES.join(', ')}, not "${mode}"`)
+  return {
+    ...config,
+    mode,
+    ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}),
+    ...(values.listen.length > 0 ? { listen: values.listen } : {}),
+    ...(values.peer.length > 0 ? { peers: values.peer } : {}),
+    ...(values.group !== undefined ? { groupId: values.group } : {})
+  }
+}
