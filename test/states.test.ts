@@ -69,6 +69,16 @@ describe('job life cycle', () => {
     expect((await h.node.jobs.enumJobs()).map(j => j.id)).not.toContain(job.id)
   })
 
+  it('a second complete() at the same time fails with INVALID_STATE', async () => {
+    const { url, data } = h.serve('twice.bin', 2 * MiB)
+    const job = await startJob(h.node, [[url, h.path('twice.bin')]])
+    await job.waitFor()
+    const results = await Promise.allSettled([job.complete(), job.complete()])
+    expect(results.map(r => r.status).sort()).toEqual(['fulfilled', 'rejected'])
+    expect((results.find(r => r.status === 'rejected') as PromiseRejectedResult).reason.code).toBe('INVALID_STATE')
+    expect(await digestOf(h.path('twice.bin'))).toBe(digest(data))
+  })
+
   it('complete before the end keeps only finished files', async () => {
     const small = h.serve('small.bin', 1000)
     const big = h.serve('big.bin', 8 * MiB)

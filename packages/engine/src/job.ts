@@ -1,6 +1,6 @@
 import { basename, dirname, join } from 'node:path'
 import { randomUUID } from 'node:crypto'
-import { rename, rm } from 'node:fs/promises'
+import { rename, rm, stat } from 'node:fs/promises'
 import {
   AbortedError, DEFAULT_NOTIFY_FLAGS, DoptError, InvalidArgumentError, InvalidStateError, JobEmptyError, LocalFileError,
   NotifyFlags, OriginUnavailableError, ValidationFailedError, ValidationPendingError, toErrorInfo
@@ -18,6 +18,10 @@ import { checkDescription, checkDisplayName, checkLocalPath, checkPriority, chec
 import type { EngineContext } from './context.js'
 
 const FINAL: readonly JobState[] = ['acknowledged', 'cancelled']
+
+async function exists (path: string): Promise<boolean> {
+  return await stat(path).then(() => true, () => false)
+}
 const SETTLED: readonly JobState[] = ['transferred', 'error', 'acknowledged', 'cancelled']
 
 /** A download job: its record, its files, the BITS state machine, and its notifications. */
@@ -32,6 +36,7 @@ export class JobImpl implements Job, FileOwner {
   #modTimer: NodeJS.Timeout | null = null
   #lastModification = 0
   #saving: Promise<void> = Promise.resolve()
+  #completing = false
   /** fileTransferred callbacks, one after another, all before jobTransferred. */
   #fileNotifications: Promise<void> = Promise.resolve()
 
@@ -248,6 +253,16 @@ export class JobImpl implements Job, FileOwner {
 
   async complete (_options: AbortOptions = {}): Promise<void> {
     this.#assertNot(FINAL, 'complete')
+    if (this.#completing) throw new InvalidStateError(`job ${this.id} is already being completed`, { jobId: this.id })
+    this.#completing = true
+    try {
+      await this.#complete()
+    } finally {
+      this.#completing = false
+    }
+  }
+
+  async #complete (): Promise<void> {
     this.#clearRetry()
     await this.#stopRun()
     for (const f of this.files) {
@@ -255,6 +270,8 @@ export class JobImpl implements Job, FileOwner {
         try {
           await rename(f.temporaryName, f.localName)
         } catch (err) {
+          // Killed after this rename but before the job was deleted: the file is already where it belongs.
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT' && await exists(f.localName)) continue
           throw new LocalFileError(`cannot rename ${f.temporaryName} to ${f.localName}: ${(err as Error).message}`, { cause: err, context: 'local-file', path: f.localName, jobId: this.id })
         }
         // Delivered and not rejected (complete counts as valid): from now on peers may have it.
@@ -533,7 +550,7 @@ export class JobImpl implements Job, FileOwner {
         cleanup()
         resolve(e.detail.state)
       }
-      const onAbort = (): void => { cleanup(); reject(options.signal?.reason ?? new AbortedError('aborted')) }
+      const onAbort = (): void => { cleanup(); reject(new AbortedError(`stopped waiting for job ${this.id}`, { cause: options.signal?.reason, jobId: this.id })) }
       const cleanup = (): void => {
         this.removeEventListener('state', onState)
         options.signal?.removeEventListener('abort', onAbort)

@@ -21,8 +21,9 @@ export interface PieceSinkInit {
 }
 
 /**
- * Hashes, checks and writes whole pieces with a fixed pool of buffers, so memory stays bounded and hashing and
- * writing (both on libuv's thread pool) overlap with receiving the next pieces. Bitmaps are saved in batches: a piece
+ * Checks and writes whole pieces with a fixed pool of buffers, so memory stays bounded and writes (on libuv's thread
+ * pool) overlap with receiving the next pieces. Sources that hash on the way in pass the hash; other pieces are
+ * hashed here, on the thread pool. Bitmaps are saved in batches: a piece
  * is marked only after its bytes are written, so a crash can lose marks (the piece is fetched again) but never
  * mark a piece that is not on disk.
  */

@@ -20,7 +20,7 @@ export interface EngineInit {
   flushPieces?: number
   /** @default 500 */
   flushInterval?: number
-  /** Times a file restarts in a row because the origin's copy changed, before the job takes a transient error. @default 3 */
+  /** Times a file restarts in a row because the origin's copy changed, before the job ends in `error` (CONTENT_CHANGED). @default 3 */
   maxContentRestarts?: number
   /** Piece requests in flight per peer. @default 4 */
   peerRequestsInFlight?: number
