@@ -114,3 +114,18 @@ describe('origin faults', () => {
     expect(progress.some(b => b > 0 && b < data.byteLength)).toBe(true)
   })
 })
+
+describe('download limits', () => {
+  it('holds a background job to backgroundDownloadRate', async () => {
+    await h.node.stop()
+    await h.restart({ backgroundDownloadRate: 4 * MiB })
+    const { url, data } = h.serve('limited.bin', 6 * MiB)
+    const started = Date.now()
+    const job = await startJob(h.node, [[url, h.path('limited.bin')]])
+    expect(await job.waitFor()).toBe('transferred')
+    // 4 MiB of tokens at start, then 4 MiB/s: 6 MiB need at least half a second.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(450)
+    await job.complete()
+    expect(await digestOf(h.path('limited.bin'))).toBe(digest(data))
+  })
+})

@@ -1,4 +1,6 @@
+import type { JobPriority } from '@dopt/interface'
 import type { OriginClient } from '@dopt/origin'
+import type { RateLimiter } from './rate-limiter.js'
 import type { Store } from '@dopt/store'
 import type { Notifier } from './notifier.js'
 import type { PieceSource } from './piece-source.js'
@@ -18,6 +20,8 @@ export interface EngineContext {
   readonly network?: PeerNetwork
   /** The seeding cache; absent in download mode `http`. */
   readonly cache?: SeedCache
+  /** The shared download limit of a priority class. */
+  limiterFor(priority: JobPriority): RateLimiter
   /** Something changed that may start or pre-empt transfers. */
   reschedule(): void
   /** The job ended (acknowledged or cancelled): drop it from the manager. */

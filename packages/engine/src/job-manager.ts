@@ -1,11 +1,12 @@
 import { JOB_PRIORITIES, InvalidArgumentError, JobNotFoundError, NodeStoppedError } from '@dopt/interface'
-import type { AbortOptions, Job, JobManager, JobType } from '@dopt/interface'
+import type { AbortOptions, Job, JobManager, JobPriority, JobType } from '@dopt/interface'
 import type { OriginClient } from '@dopt/origin'
 import type { Store } from '@dopt/store'
 import { JobFileImpl } from './job-file.js'
 import { JobImpl } from './job.js'
 import { Notifier } from './notifier.js'
 import { OriginSource } from './origin-source.js'
+import { RateLimiter } from './rate-limiter.js'
 import { engineSettings } from './settings.js'
 import type { EngineContext } from './context.js'
 import type { EngineInit, EngineSettings } from './settings.js'
@@ -40,6 +41,8 @@ class JobEngineImpl implements JobEngine, EngineContext {
   readonly notifier: Notifier
   readonly network?: PeerNetwork
   readonly cache?: SeedCache
+  readonly #foreground: RateLimiter
+  readonly #background: RateLimiter
   readonly #jobs = new Map<string, JobImpl>()
   #seq = 0
   #stopped = false
@@ -51,6 +54,8 @@ class JobEngineImpl implements JobEngine, EngineContext {
     this.client = components.originClient
     this.origin = new OriginSource(components.originClient)
     this.notifier = new Notifier(this.settings.maxConcurrentCallbacks)
+    this.#foreground = new RateLimiter(this.settings.foregroundDownloadRate)
+    this.#background = new RateLimiter(this.settings.backgroundDownloadRate)
     if (components.network != null) this.network = components.network
     if (components.cache != null) this.cache = components.cache
   }
@@ -91,6 +96,10 @@ class JobEngineImpl implements JobEngine, EngineContext {
 
   async enumJobs (): Promise<Job[]> {
     return [...this.#jobs.values()].sort((a, b) => a.record.seq - b.record.seq)
+  }
+
+  limiterFor (priority: JobPriority): RateLimiter {
+    return priority === 'foreground' ? this.#foreground : this.#background
   }
 
   forget (job: JobImpl): void {

@@ -347,6 +347,7 @@ export class JobImpl implements Job, FileOwner {
         await transferFile({
           file, store: this.#ctx.store, client: this.#ctx.client, origin: this.#ctx.origin, settings: this.#ctx.settings, signal,
           network: this.#ctx.network, minPeerFileSize: this.#ctx.cache?.minFileSizeToCache ?? Infinity,
+          limiter: this.#ctx.limiterFor(this.record.priority),
           onConnected: () => { if (this.record.state === 'connecting') void this.#setState('transferring') },
           onPiece: () => { this.record.lastProgressTime = Date.now(); this.#modified() },
           onReset: () => { this.#modified() }

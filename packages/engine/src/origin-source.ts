@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto'
 import type { Hash } from 'node:crypto'
 import { pieceRange } from '@dopt/content'
 import type { OriginClient } from '@dopt/origin'
-import type { AbortOptions } from '@dopt/interface'
 import type { JobFileImpl } from './job-file.js'
-import type { PieceRun, PieceSinkLike, PieceSource } from './piece-source.js'
+import type { FetchRunOptions, PieceRun, PieceSinkLike, PieceSource } from './piece-source.js'
 
 /**
  * Pieces from the origin: a run of consecutive pieces is one ranged GET (coalesced), cut into pieces as the bytes
@@ -18,7 +17,7 @@ export class OriginSource implements PieceSource {
     this.#client = client
   }
 
-  async fetch (file: JobFileImpl, run: PieceRun, sink: PieceSinkLike, options: AbortOptions & { onBytes?(chunk: Uint8Array): void }): Promise<void> {
+  async fetch (file: JobFileImpl, run: PieceRun, sink: PieceSinkLike, options: FetchRunOptions): Promise<void> {
     const { pieceSize } = file.record
     const size = file.record.size
     const start = run.first * pieceSize
@@ -56,16 +55,23 @@ export class OriginSource implements PieceSource {
 
     const onData = (chunk: Uint8Array): void | Promise<void> => {
       options.onBytes?.(chunk)
+      const limiter = options.limiter
+      if (limiter != null && limiter.rate > 0) {
+        // Limited: wait for the tokens first (the client keeps the chunk and pauses the socket meanwhile).
+        return limiter.take(chunk.byteLength, options).then(async () => { await placeFrom(chunk, take(chunk, 0)) })
+      }
       const stopped = take(chunk, 0)
       if (stopped === chunk.byteLength) return
-      // Out of buffers: the client keeps `chunk` intact and the socket paused until this settles.
-      return (async () => {
-        let off = stopped
-        while (off < chunk.byteLength) {
-          buffer = await sink.allocate(options)
-          off = take(chunk, off)
-        }
-      })()
+      return placeFrom(chunk, stopped)
+    }
+
+    // Out of buffers: the client keeps `chunk` intact and the socket paused until this settles.
+    const placeFrom = async (chunk: Uint8Array, stopped: number): Promise<void> => {
+      let off = stopped
+      while (off < chunk.byteLength) {
+        buffer = await sink.allocate(options)
+        off = take(chunk, off)
+      }
     }
 
     try {

@@ -1,5 +1,6 @@
 import type { AbortOptions } from '@dopt/interface'
 import type { JobFileImpl } from './job-file.js'
+import type { RateLimiter } from './rate-limiter.js'
 
 /** Where a piece's bytes came from; recorded per piece so the validation rules can tell peer bytes from origin bytes. */
 export type PieceOrigin = 'origin' | 'peer'
@@ -31,5 +32,12 @@ export interface PieceRun {
  */
 export interface PieceSource {
   readonly kind: PieceOrigin
-  fetch(file: JobFileImpl, run: PieceRun, sink: PieceSinkLike, options: AbortOptions & { onBytes?(chunk: Uint8Array): void }): Promise<void>
+  fetch(file: JobFileImpl, run: PieceRun, sink: PieceSinkLike, options: FetchRunOptions): Promise<void>
+}
+
+export interface FetchRunOptions extends AbortOptions {
+  /** Sees every byte, in order, as it arrives. */
+  onBytes?(chunk: Uint8Array): void
+  /** Download limit to respect (see RateLimiter). */
+  limiter?: RateLimiter
 }

@@ -37,6 +37,10 @@ export interface EngineInit {
   maxPeerStrikes?: number
   /** Most pieces in one ranged origin request while peers share the work. @default 16 */
   maxOriginRun?: number
+  /** Download limit for foreground jobs, bytes per second, origin and peers together; 0 for none. @default 0 */
+  foregroundDownloadRate?: number
+  /** Download limit for all other jobs together, bytes per second; 0 for none. @default 0 */
+  backgroundDownloadRate?: number
 }
 
 export type EngineSettings = Required<EngineInit>
@@ -59,6 +63,8 @@ export function engineSettings (init: EngineInit = {}): EngineSettings {
     discoveryTimeout: init.discoveryTimeout ?? 2,
     peerTimeout: init.peerTimeout ?? 15,
     maxPeerStrikes: init.maxPeerStrikes ?? 3,
-    maxOriginRun: init.maxOriginRun ?? 16
+    maxOriginRun: init.maxOriginRun ?? 16,
+    foregroundDownloadRate: init.foregroundDownloadRate ?? 0,
+    backgroundDownloadRate: init.backgroundDownloadRate ?? 0
   }
 }

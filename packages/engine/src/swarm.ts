@@ -6,6 +6,7 @@ import type { PeerNetwork } from './network.js'
 import type { PieceSink } from './piece-sink.js'
 import type { PieceRun, PieceSource } from './piece-source.js'
 import type { EngineSettings } from './settings.js'
+import type { RateLimiter } from './rate-limiter.js'
 
 export interface SwarmInit {
   file: JobFileImpl
@@ -20,6 +21,8 @@ export interface SwarmInit {
   peers: string[]
   /** Peers banned for this content (shared across attempts of the file). */
   banned: Set<string>
+  /** The download limit of the job's priority class. */
+  limiter?: RateLimiter
 }
 
 interface Peer {
@@ -167,6 +170,8 @@ class Swarm {
       this.#begin(index)
       peer.fetching.add(index)
       try {
+        const { start: from, end: to } = pieceRange(index, manifest.size, manifest.pieceSize)
+        await this.#init.limiter?.take(to - from, { signal: this.#signal })
         const bytes = await network.fetchPiece(peer.id, cid, index, { signal: this.#signal, timeout: settings.peerTimeout * 1000 })
         if (this.#done.get(index)) continue // the endgame's other request won
         const { start, end } = pieceRange(index, manifest.size, manifest.pieceSize)
@@ -230,7 +235,7 @@ class Swarm {
       for (let i = run.first; i < run.first + run.count; i++) this.#begin(i)
       this.#originBusy = true
       try {
-        await origin.fetch(file, run, sink, { signal: this.#signal })
+        await origin.fetch(file, run, sink, { signal: this.#signal, limiter: this.#init.limiter })
       } catch (err) {
         if (this.#signal.aborted) return
         this.#originError = err

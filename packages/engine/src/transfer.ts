@@ -14,6 +14,7 @@ import { resolveManifest } from './manifest-resolver.js'
 import type { ResolvedManifest } from './manifest-resolver.js'
 import type { PeerNetwork } from './network.js'
 import { swarmDownload } from './swarm.js'
+import type { RateLimiter } from './rate-limiter.js'
 
 export interface TransferContext {
   file: JobFileImpl
@@ -26,6 +27,8 @@ export interface TransferContext {
   network?: PeerNetwork
   /** Files smaller than this come from the origin only [DOMinFileSizeToCache]. */
   minPeerFileSize: number
+  /** The download limit of the job's priority class. */
+  limiter?: RateLimiter
   /** The origin answered: the job moves from connecting to transferring. */
   onConnected(): void
   /** A piece was verified and written. */
@@ -79,11 +82,11 @@ async function attempt (ctx: TransferContext): Promise<void> {
         file.record.manifestCid = resolved.cid
         await swarmDownload({
           file, manifest: resolved.manifest, cid: resolved.cid, sink, network: ctx.network, origin: ctx.origin,
-          settings: ctx.settings, signal, peers: resolved.peers, banned: file.bannedPeers
+          settings: ctx.settings, signal, peers: resolved.peers, banned: file.bannedPeers, limiter: ctx.limiter
         })
       } else {
         for (const run of missingRuns(file)) {
-          await ctx.origin.fetch(file, run, sink, { signal, onBytes: whole == null ? undefined : chunk => whole.update(chunk) })
+          await ctx.origin.fetch(file, run, sink, { signal, limiter: ctx.limiter, onBytes: whole == null ? undefined : chunk => whole.update(chunk) })
         }
       }
     } finally {
