@@ -114,10 +114,20 @@ export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = proces
   process.once('SIGTERM', onSignal)
   try {
     let job = await findInterrupted(node, opts.url, opts.output)
+    if (job?.getState() === 'error' && job.getError()?.code === 'VALIDATION_FAILED') {
+      // Its content was rejected, maybe against a wrong --sha256 that this run corrects: start over.
+      await job.cancel()
+      job = null
+    }
     if (job != null && !opts.json) err.write(`dopt: resuming job ${job.id}\n`)
     if (job == null) {
       job = await node.jobs.createJob(`${DISPLAY_PREFIX}${basename(opts.output)}`, 'download')
-      await job.addFile(opts.url, opts.output, { sha256: opts.sha256, manifest: opts.manifest })
+      try {
+        await job.addFile(opts.url, opts.output, { sha256: opts.sha256, manifest: opts.manifest })
+      } catch (e) {
+        await job.cancel() // a bad URL, path or digest: leave no empty job behind
+        throw e
+      }
     }
     await job.setPriority(opts.priority)
     await job.setMinimumRetryDelay(opts.retryDelay)

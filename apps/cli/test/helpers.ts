@@ -1,0 +1,156 @@
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { startOrigin } from '@dopt/lab'
+import type { Origin } from '@dopt/lab'
+
+/** The built command, as users run it. */
+export const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
+
+export interface RunResult {
+  /** Exit code, or null when a signal ended the process. */
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+  /** True when the helper had to kill the child because it ran past its timeout. */
+  timedOut: boolean
+}
+
+/** A running `dopt` child: its output so far and a promise of its end. */
+export interface Running {
+  child: ChildProcess
+  readonly stdout: string
+  readonly stderr: string
+  done: Promise<RunResult>
+}
+
+/**
+ * Starts `node dist/bin.js ...args`. The child is SIGKILLed if it is still running after `timeoutMs`, so a hung
+ * command fails its test instead of the whole suite.
+ */
+export interface RunOptions {
+  /** Kill the child after this long. @default 30000 */
+  timeoutMs?: number
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+}
+
+export function start (args: string[], { timeoutMs = 30_000, env, cwd }: RunOptions = {}): Running {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    cwd,
+    env: { ...process.env, ...env }
+  })
+  let stdout = ''
+  let stderr = ''
+  let timedOut = false
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const timer = setTimeout(() => {
+    timedOut = true
+    child.kill('SIGKILL')
+  }, timeoutMs)
+  const done = new Promise<RunResult>((resolve, reject) => {
+    child.once('error', err => {
+      clearTimeout(timer)
+      reject(err)
+    })
+    // 'close' rather than 'exit': the pipes are drained by then.
+    child.once('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr, timedOut })
+    })
+  })
+  return {
+    child,
+    get stdout () { return stdout },
+    get stderr () { return stderr },
+    done
+  }
+}
+
+/** Runs `dopt ...args` to its end. */
+export async function run (args: string[], options?: RunOptions): Promise<RunResult> {
+  return await start(args, options).done
+}
+
+/** What `dopt get --json` prints (CONTRACT.md); a usage error prints only `error`. */
+export interface GetJson {
+  jobId: string
+  state: string
+  bytesTotal: number
+  bytesTransferred: number
+  bytesFromPeers: number
+  bytesFromOrigin: number
+  files: Array<{ remoteName: string, localName: string, bytesTotal: number, bytesFromPeers: number, bytesFromOrigin: number }>
+  error: { code: string, context?: string, message: string, httpStatus?: number, path?: string } | null
+}
+
+/** The single JSON line a `--json` command prints on stdout; fails unless there is exactly one. */
+export function jsonLine (result: RunResult): GetJson {
+  const lines = result.stdout.split('\n').filter(l => l.trim() !== '')
+  if (lines.length !== 1) {
+    throw new Error(`expected exactly one line on stdout, got ${lines.length}:\n${result.stdout}\nstderr:\n${result.stderr}`)
+  }
+  return JSON.parse(lines[0]!) as GetJson
+}
+
+/** A fresh temporary folder and a local origin; `cleanup()` closes and removes both. */
+export interface Sandbox {
+  dir: string
+  dataDir: string
+  origin: Origin
+  cleanup(): Promise<void>
+}
+
+export async function sandbox (): Promise<Sandbox> {
+  const dir = await mkdtemp(join(tmpdir(), 'dopt-cli-test-'))
+  const origin = await startOrigin()
+  return {
+    dir,
+    dataDir: join(dir, 'data'),
+    origin,
+    async cleanup () {
+      await origin.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+export function sha256Hex (data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+/** dopt's temporary files (`.NAME.ID-N.dopt-tmp`) in a folder. */
+export async function temporaryFiles (dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter(name => name.endsWith('.dopt-tmp'))
+}
+
+export async function exists (path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Polls `check` every `intervalMs` until it returns true; throws after `timeoutMs`. */
+export async function waitUntil (what: string, check: () => boolean | Promise<boolean>, { timeoutMs = 10_000, intervalMs = 25 } = {}): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+    await sleep(intervalMs)
+  }
+}
+
+/** True when a stack trace (`    at fn (file:line:col)`) is in the text. */
+export function hasStackTrace (text: string): boolean {
+  return /^\s+at /m.test(text)
+}
