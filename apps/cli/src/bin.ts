@@ -13,7 +13,7 @@ async function main (argv: string[]): Promise<number> {
   const json = rest.includes('--json')
   try {
     switch (command) {
-      case 'get': return await runGet(parseGet(rest))
+      case 'get': return await runGet(await parseGet(rest))
       case 'demo': return await runDemo()
       case 'daemon': return await runDaemon(rest)
       case undefined: case 'help': case '--help': case '-h':

@@ -21,8 +21,8 @@ export async function runDemo (): Promise<number> {
     process.stderr.write(`dopt demo: origin at ${origin.baseUrl}, downloading 256 MiB into ${dir}\n`)
     const started = Date.now()
     const code = await runGet({
-      url: origin.url('/payload.bin'), output: join(dir, 'payload.bin'), dataDir: join(dir, 'data'), json: false,
-      sha256, priority: 'foreground', retryDelay: 1, noProgressTimeout: 30, mode: 'http', peers: [], listen: [], seedFor: 0
+      url: origin.url('/payload.bin'), output: join(dir, 'payload.bin'), node: { dataDir: join(dir, 'data'), mode: 'http' },
+      json: false, sha256, priority: 'foreground', retryDelay: 1, noProgressTimeout: 30, seedFor: 0
     })
     const seconds = (Date.now() - started) / 1000
     process.stderr.write(`dopt demo: ${code === 0 ? 'verified' : 'failed'} in ${seconds.toFixed(2)} s (${(DEMO_SIZE / 1048576 / seconds).toFixed(0)} MiB/s); the origin sent ${origin.bytesSent} bytes in ${origin.requests.length} requests\n`)

@@ -1,14 +1,16 @@
 import { spawn } from 'node:child_process'
 import { basename, resolve } from 'node:path'
-import { createNode, DOWNLOAD_MODES, NotifyFlags } from '@dopt/node'
-import type { DoptNode, DownloadMode, ErrorInfo, Job, JobFile, JobPriority } from '@dopt/node'
+import { createNode, NotifyFlags } from '@dopt/node'
+import type { DoptNode, ErrorInfo, Job, JobFile, JobPriority, NodeConfig } from '@dopt/node'
+import { NODE_OPTIONS, nodeConfig } from './node-options.js'
 import { ProgressBar, formatBytes } from './progress.js'
 import { EXIT_JOB_ERROR, EXIT_OK, UsageError, parse, seconds } from './usage.js'
 
 export interface GetOptions {
   url: string
   output: string
-  dataDir?: string
+  /** The embedded node's settings (data folder, mode, peers, listen addresses, group). */
+  node: NodeConfig
   json: boolean
   sha256?: string
   manifest?: string
@@ -16,42 +18,33 @@ export interface GetOptions {
   priority: JobPriority
   retryDelay: number
   noProgressTimeout: number
-  mode: DownloadMode
-  peers: string[]
-  listen: string[]
-  group?: string
+  /** Seconds to keep serving peers after the file is saved. */
   seedFor: number
 }
 
-export function parseGet (argv: string[]): GetOptions {
+export async function parseGet (argv: string[]): Promise<GetOptions> {
   const { values, positionals } = parse({
     args: argv,
     allowPositionals: true,
     options: {
+      ...NODE_OPTIONS,
       output: { type: 'string', short: 'o' },
-      'data-dir': { type: 'string' },
-      json: { type: 'boolean', default: false },
       sha256: { type: 'string' },
       manifest: { type: 'string' },
       'validate-cmd': { type: 'string' },
       priority: { type: 'string', default: 'foreground' },
       'retry-delay': { type: 'string' },
       'no-progress-timeout': { type: 'string' },
-      mode: { type: 'string', default: 'lan' },
-      peer: { type: 'string', multiple: true, default: [] },
-      listen: { type: 'string', multiple: true, default: [] },
-      group: { type: 'string' },
       'seed-for': { type: 'string' }
     }
   })
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'get needs a URL' : `get takes one URL, got ${positionals.length}`)
   if (values.output === undefined || values.output === '') throw new UsageError('get needs -o PATH')
-  if (!DOWNLOAD_MODES.includes(values.mode as DownloadMode)) throw new UsageError(`--mode must be one of ${DOWNLOAD_MODES.join(', ')}`)
   if (!['foreground', 'high', 'normal', 'low'].includes(values.priority)) throw new UsageError('--priority must be foreground, high, normal or low')
   return {
     url: positionals[0]!,
     output: resolve(values.output),
-    dataDir: values['data-dir'],
+    node: await nodeConfig(values, 'lan'),
     json: values.json,
     sha256: values.sha256,
     manifest: values.manifest,
@@ -59,10 +52,6 @@ export function parseGet (argv: string[]): GetOptions {
     priority: values.priority as JobPriority,
     retryDelay: seconds(values['retry-delay'], '--retry-delay', 2),
     noProgressTimeout: seconds(values['no-progress-timeout'], '--no-progress-timeout', 60),
-    mode: values.mode as DownloadMode,
-    peers: values.peer,
-    listen: values.listen,
-    group: values.group,
     seedFor: seconds(values['seed-for'], '--seed-for', 0)
   }
 }
@@ -83,7 +72,8 @@ async function findInterrupted (node: DoptNode, url: string, output: string): Pr
 async function validateWith (cmd: string, path: string): Promise<boolean> {
   const quoted = `'${path.replaceAll("'", "'\\''")}'`
   return await new Promise(resolve => {
-    const child = spawn(`${cmd} ${quoted}`, { shell: true, stdio: ['ignore', 'inherit', 'inherit'] })
+    // Its output goes to our stderr: stdout carries only dopt's JSON line.
+    const child = spawn(`${cmd} ${quoted}`, { shell: true, stdio: ['ignore', 2, 2] })
     child.on('error', () => resolve(false))
     child.on('exit', code => resolve(code === 0))
   })
@@ -91,6 +81,9 @@ async function validateWith (cmd: string, path: string): Promise<boolean> {
 
 export interface GetResult {
   jobId: string
+  /** This node's peer id and addresses, when peers are on (mode other than http). */
+  peerId?: string
+  listen?: string[]
   state: string
   bytesTotal: number
   bytesTransferred: number
@@ -105,11 +98,8 @@ export interface GetResult {
  * exit code. SIGINT/SIGTERM stop the node and keep the job, so the same command resumes it.
  */
 export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Promise<number> {
-  if (opts.mode !== 'http' && (opts.peers.length > 0 || opts.listen.length > 0)) {
-    err.write('dopt: peer transfer is not built yet (see docs/architecture.md); downloading from the origin\n')
-  }
-  const node = await createNode({ dataDir: opts.dataDir, mode: opts.mode })
-  const onSignal = (): void => { void node.stop().finally(() => process.exit(130)) }
+  const node = await createNode(opts.node)
+  const onSignal = (signal: NodeJS.Signals): void => { void node.stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143)) }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
@@ -150,8 +140,13 @@ export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = proces
     bar?.update(job.getProgress())
     bar?.done()
     const result = summarize(job)
+    if (node.peerId != null) Object.assign(result, { peerId: node.peerId, listen: node.getMultiaddrs() })
     if (opts.json) out.write(JSON.stringify(result) + '\n')
     else printHuman(result, err)
+    if (state === 'acknowledged' && opts.seedFor > 0 && node.peerId != null) {
+      if (!opts.json) err.write(`dopt: serving peers for ${opts.seedFor} s as ${node.peerId}\n`)
+      await new Promise(resolve => setTimeout(resolve, opts.seedFor * 1000))
+    }
     return state === 'acknowledged' ? EXIT_OK : EXIT_JOB_ERROR
   } finally {
     process.off('SIGINT', onSignal)

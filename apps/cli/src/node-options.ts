@@ -28,7 +28,8 @@ export interface NodeOptionValues {
 const CONFIG_KEYS = new Set([
   'dataDir', 'listen', 'peers', 'mode', 'groupId', 'maxCacheSize', 'maxCacheAge', 'minFileSizeToCache', 'uploadRate',
   'maxConcurrentUploads', 'maxConcurrentJobs', 'maxConcurrentCallbacks', 'callbackRetryDelay', 'minimumRetryDelay',
-  'noProgressTimeout', 'pieceSize', 'originDelay', 'discoveryTimeout', 'peerTimeout', 'maxPeerStrikes', 'peerRequestsInFlight'
+  'noProgressTimeout', 'pieceSize', 'originDelay', 'discoveryTimeout', 'peerTimeout', 'maxPeerStrikes', 'peerRequestsInFlight',
+  'foregroundDownloadRate', 'backgroundDownloadRate'
 ])
 
 /** Reads `--config FILE` (JSON) and lays the command-line options over it. */
@@ -50,7 +51,7 @@ export async function nodeConfig (values: NodeOptionValues, fallbackMode: Downlo
     if (parsed == null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`--config ${values.config} must hold a JSON object`)
     const unknown = Object.keys(parsed).filter(k => !CONFIG_KEYS.has(k))
     if (unknown.length > 0) throw new UsageError(`--config ${values.config} has unknown settings: ${unknown.join(', ')}`)
-    config = parsed as NodeConfig
+    config = checkTypes(parsed as Record<string, unknown>, values.config)
   }
   const mode = (values.mode ?? config.mode ?? fallbackMode) as DownloadMode
   if (!DOWNLOAD_MODES.includes(mode)) throw new UsageError(`--mode must be one of ${DOWNLOAD_MODES.join(', ')}, not "${mode}"`)
@@ -62,4 +63,21 @@ export async function nodeConfig (values: NodeOptionValues, fallbackMode: Downlo
     ...(values.peer.length > 0 ? { peers: values.peer } : {}),
     ...(values.group !== undefined ? { groupId: values.group } : {})
   }
+}
+
+const STRING_KEYS = new Set(['dataDir', 'mode', 'groupId'])
+const LIST_KEYS = new Set(['listen', 'peers'])
+
+/** Each setting must have its type: numbers >= 0, strings, or lists of strings. */
+function checkTypes (config: Record<string, unknown>, file: string): NodeConfig {
+  for (const [key, value] of Object.entries(config)) {
+    const ok = STRING_KEYS.has(key)
+      ? typeof value === 'string'
+      : LIST_KEYS.has(key)
+        ? Array.isArray(value) && value.every(v => typeof v === 'string')
+        : typeof value === 'number' && Number.isFinite(value) && value >= 0
+    const want = STRING_KEYS.has(key) ? 'a string' : LIST_KEYS.has(key) ? 'a list of strings' : 'a number >= 0'
+    if (!ok) throw new UsageError(`--config ${file}: ${key} must be ${want}, not ${JSON.stringify(value)}`)
+  }
+  return config as NodeConfig
 }

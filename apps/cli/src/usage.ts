@@ -25,7 +25,7 @@ Options of every command:
 Options that start a node (get, daemon):
   --mode M              http | lan | group | internet (default: lan)
   --peer MULTIADDR      a peer to connect to (repeatable)
-  --listen MULTIADDR    where to listen (repeatable; daemon default /ip4/0.0.0.0/tcp/0, get: 127.0.0.1)
+  --listen MULTIADDR    where to listen (repeatable; daemon default /ip4/0.0.0.0/tcp/0, get /ip4/127.0.0.1/tcp/0)
   --group ID            share only with nodes of this group
   --config FILE         JSON settings (NodeConfig names); options given here win
 

@@ -148,10 +148,21 @@ export class AbortedError extends DoptError {
   static override readonly code = 'ABORTED'
 }
 
+/** Thrown when a peer answers that it will not serve what was asked (it does not hold it, or is busy). */
+export class PeerRefusedError extends DoptError {
+  static override readonly code = 'PEER_REFUSED'
+}
+
+/** Thrown when a peer cannot be reached, disconnects, times out or breaks the protocol before it answers. */
+export class PeerUnavailableError extends DoptError {
+  static override readonly code = 'PEER_UNAVAILABLE'
+}
+
 const classes: Array<typeof DoptError> = [
   InvalidArgumentError, InvalidUrlError, InvalidPathError, InvalidStateError, JobNotFoundError, JobEmptyError,
   ValidationPendingError, ValidationFailedError, HttpStatusError, OriginUnavailableError, OriginProtocolError,
-  ContentChangedError, LocalFileError, SchemaMismatchError, NodeStoppedError, AbortedError
+  ContentChangedError, LocalFileError, SchemaMismatchError, NodeStoppedError, AbortedError, PeerRefusedError,
+  PeerUnavailableError
 ]
 const byCode = new Map<string, typeof DoptError>(classes.map(c => [c.code, c]))
 

@@ -2,7 +2,6 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SeedCache, createJobEngine } from '@dopt/engine'
 import type { JobEngine } from '@dopt/engine'
-import { createP2P } from '@dopt/p2p'
 import type { P2P, PeerInfo } from '@dopt/p2p'
 import type { CacheRecord } from '@dopt/store'
 import { LocalFileError } from '@dopt/interface'
@@ -52,6 +51,8 @@ export async function createNode (config: NodeConfig = {}): Promise<DoptNode> {
         dir: join(dataDir, 'cache'), maxCacheSize: config.maxCacheSize, maxCacheAge: config.maxCacheAge,
         minFileSizeToCache: config.minFileSizeToCache
       })
+      // Loaded only when peers are wanted: libp2p takes about a second to import, which `--mode http` never pays.
+      const { createP2P } = await import('@dopt/p2p')
       p2p = await createP2P({
         listen: config.listen, peers: config.peers, groupId: config.groupId, psk: config.psk, dataDir,
         // lan: mDNS only; group: mDNS and the group's private DHT; internet: the DHT too, mDNS for the LAN.

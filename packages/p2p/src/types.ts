@@ -1,7 +1,7 @@
 import type { AbortOptions } from '@dopt/interface'
 
-/** How a peer was found. */
-export type PeerSourceKind = 'mdns' | 'dht' | 'static'
+/** How a peer was found: by mDNS, through the DHT, given in `peers`, or it dialed this node first (`inbound`). */
+export type PeerSourceKind = 'mdns' | 'dht' | 'static' | 'inbound'
 
 export interface PeerInfo {
   peerId: string

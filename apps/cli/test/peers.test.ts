@@ -1,0 +1,73 @@
+import { readFile } from 'node:fs/promises'
+import { createInterface } from 'node:readline'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { randomBytesSeeded } from '@dopt/lab'
+import { jsonLine, run, sandbox, start } from './helpers.js'
+import type { Running, Sandbox } from './helpers.js'
+
+const MiB = 1 << 20
+const LOCAL = ['--listen', '/ip4/127.0.0.1/tcp/0']
+
+describe('dopt daemon and get --peer', () => {
+  let box: Sandbox
+  let daemon: Running | null = null
+  beforeEach(async () => { box = await sandbox() })
+  afterEach(async () => {
+    daemon?.child.kill('SIGKILL')
+    daemon = null
+    await box.cleanup()
+  })
+
+  it('a daemon serves what an earlier get cached, to a get on another node', async () => {
+    const data = randomBytesSeeded(6 * MiB, 5)
+    box.origin.setFile('/f.bin', { data })
+    const url = box.origin.url('/f.bin')
+    const seedDir = join(box.dir, 'seed-data')
+    const first = jsonLine(await run(['get', url, '-o', join(box.dir, 'seed.bin'), '--data-dir', seedDir, '--json', ...LOCAL]))
+    expect(first.state).toBe('acknowledged')
+
+    daemon = start(['daemon', '--data-dir', seedDir, '--json', ...LOCAL])
+    const line = await new Promise<string>((resolve, reject) => {
+      createInterface({ input: daemon!.child.stdout! }).once('line', resolve)
+      daemon!.child.once('exit', code => reject(new Error(`daemon exited with ${code}: ${daemon!.stderr}`)))
+    })
+    const ready = JSON.parse(line) as { peerId: string, listen: string[], api: unknown }
+    expect(ready.peerId).toMatch(/^12D3KooW/)
+    expect(ready.listen[0]).toContain(`/p2p/${ready.peerId}`)
+    expect(ready.listen.every(a => a.startsWith('/ip4/127.0.0.1/'))).toBe(true)
+
+    const sent = box.origin.bytesSent
+    const r = await run(['get', url, '-o', join(box.dir, 'leech.bin'), '--data-dir', join(box.dir, 'leech-data'), '--json', ...LOCAL, '--peer', ready.listen[0]!])
+    const second = jsonLine(r)
+    expect(second.state, r.stderr).toBe('acknowledged')
+    expect(second.bytesFromPeers).toBe(data.byteLength)
+    expect(second.bytesFromOrigin).toBe(0)
+    expect(Buffer.compare(await readFile(join(box.dir, 'leech.bin')), data)).toBe(0)
+    // Only the spot check of the peer's manifest came from the origin.
+    expect(box.origin.bytesSent - sent).toBeLessThanOrEqual(MiB)
+
+    daemon.child.kill('SIGTERM')
+    const end = await daemon.done
+    expect(end.code).toBe(0)
+    daemon = null
+  })
+
+  it('--mode http ignores --peer', async () => {
+    const data = randomBytesSeeded(2 * MiB, 6)
+    box.origin.setFile('/h.bin', { data })
+    const r = await run(['get', box.origin.url('/h.bin'), '-o', join(box.dir, 'h.bin'), '--data-dir', box.dataDir, '--json', '--mode', 'http', '--peer', '/ip4/127.0.0.1/tcp/9/p2p/12D3KooWQxBE1Sd4ycUMjZZ69pmoX6bHHcFVQaeiX4pyPjFQJRdw'])
+    const result = jsonLine(r)
+    expect(result.state).toBe('acknowledged')
+    expect(result.bytesFromOrigin).toBe(data.byteLength)
+  })
+
+  it('rejects a bad --config with exit 2', async () => {
+    const { writeFile } = await import('node:fs/promises')
+    const config = join(box.dir, 'bad.json')
+    await writeFile(config, JSON.stringify({ maxCacheSize: 'big' }))
+    const r = await run(['daemon', '--data-dir', box.dataDir, '--config', config])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('maxCacheSize must be a number')
+  })
+})

@@ -1,0 +1,13 @@
+// The polyfill must run before any libp2p module is evaluated: keep this import first.
+import './polyfill.js'
+
+export { createP2P } from './p2p.js'
+export type { P2PComponents } from './p2p.js'
+export { PeerProtocolError } from './errors.js'
+export { pieceProtocol } from './piece-protocol.js'
+export { dhtProtocol, toSwarmKey } from './node.js'
+export { PEER_KEY_FILE } from './identity.js'
+export { MAX_PAYLOAD, MessageType, RefuseReason } from './codec.js'
+export type {
+  PeerSourceKind, PeerInfo, ContentProvider, P2PInit, FetchOptions, P2PEvents, P2P
+} from './types.js'

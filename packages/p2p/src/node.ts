@@ -1,0 +1,115 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { InvalidArgumentError } from '@dopt/interface'
+import type { Identify } from '@libp2p/identify'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Libp2p, PeerDiscovery, PeerInfo as Libp2pPeerInfo, PrivateKey } from '@libp2p/interface'
+import type { MulticastDNSComponents } from '@libp2p/mdns'
+import type { Ping } from '@libp2p/ping'
+
+export interface NodeServices extends Record<string, unknown> {
+  identify: Identify
+  ping: Ping
+  dht?: KadDHT
+}
+
+export type DoptLibp2p = Libp2p<NodeServices>
+
+export interface NodeConfig {
+  privateKey: PrivateKey
+  listen: string[]
+  groupId: string
+  psk?: Uint8Array
+  mdns: boolean
+  dht: boolean
+  /** Called for each peer mDNS reports (libp2p's own 'peer:discovery' also fires for peers identify learns about). */
+  onMdnsPeer?: (peer: Libp2pPeerInfo) => void
+}
+
+/** Group ids name protocols and an mDNS service label, so they are kept to characters safe in both. */
+const GROUP_ID = /^[A-Za-z0-9_-]{1,48}$/
+
+export function checkGroupId (groupId: string): string {
+  if (!GROUP_ID.test(groupId)) throw new InvalidArgumentError(`groupId must match ${GROUP_ID.source}, got "${groupId}"`)
+  return groupId
+}
+
+/** The DHT protocol of a group: a private Kademlia per group, apart from the public IPFS DHT. */
+export function dhtProtocol (groupId: string): string {
+  return `/dopt/${groupId}/kad/1.0.0`
+}
+
+/**
+ * @libp2p/pnet wants the key as a go-ipfs `swarm.key` text (`/key/swarm/psk/1.0.0/`, `/base16/`, 64 hex digits).
+ * dopt takes the 32 raw bytes; a key already in swarm.key form is passed through.
+ */
+export function toSwarmKey (psk: Uint8Array): Uint8Array {
+  if (psk.byteLength !== 32) {
+    const text = new TextDecoder().decode(psk)
+    if (text.startsWith('/key/swarm/psk/1.0.0/')) return psk
+    throw new InvalidArgumentError(`psk must be 32 bytes (or a swarm.key text), got ${psk.byteLength} bytes`)
+  }
+  return new TextEncoder().encode(`/key/swarm/psk/1.0.0/\n/base16/\n${Buffer.from(psk).toString('hex')}`)
+}
+
+/**
+ * The libp2p node: TCP, noise, yamux, identify, ping; mDNS and a group-private kad-dht when asked.
+ *
+ * noise 17 on Node uses `node:crypto`'s chacha20-poly1305 for messages of 1200 bytes and more (its pure-JS
+ * cipher is ten times slower; STACK-NOTES). yamux windows are raised so one stream can keep many 1 MiB pieces
+ * in flight without waiting for window updates; the read buffer limit is raised with it, so a paused stream
+ * cannot be aborted by a full window landing after the pause.
+ */
+export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
+  const { groupId } = config
+  const services: Record<string, unknown> = {
+    identify: identify(),
+    ping: ping()
+  }
+  if (config.dht) {
+    services.dht = kadDHT({
+      protocol: dhtProtocol(groupId),
+      clientMode: false,
+      // The default mapper drops private addresses, which is every address on a LAN and on 127.0.0.1.
+      peerInfoMapper: passthroughMapper,
+      initialQuerySelfInterval: 50,
+      logPrefix: `libp2p:dopt:${groupId}:kad`,
+      datastorePrefix: `/dopt/${groupId}/kad`,
+      metricsPrefix: `dopt_${groupId.replace(/-/g, '_')}_kad`
+    })
+  }
+  const node = await createLibp2p({
+    privateKey: config.privateKey,
+    addresses: { listen: config.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux(JSON.parse(process.env.DOPT_YAMUX ?? 'null') ?? {
+      streamOptions: {
+        initialStreamWindowSize: 16 * 1024 * 1024,
+        maxStreamWindowSize: 16 * 1024 * 1024,
+        maxReadBufferLength: 32 * 1024 * 1024
+      }
+    })],
+    ...(config.psk !== undefined ? { connectionProtector: preSharedKey({ psk: toSwarmKey(config.psk) }) } : {}),
+    peerDiscovery: config.mdns ? [mdnsDiscovery(groupId, config.onMdnsPeer)] : [],
+    services: services as never
+  })
+  return node as unknown as DoptLibp2p
+}
+
+/** mDNS with a per-group service tag, so groups do not even see each other, reporting its peers to `onPeer`. */
+function mdnsDiscovery (groupId: string, onPeer?: (peer: Libp2pPeerInfo) => void): (components: MulticastDNSComponents) => PeerDiscovery {
+  const factory = mdns({ serviceTag: `_dopt-${groupId.toLowerCase()}._udp.local`, interval: 5_000 })
+  return components => {
+    const discovery = factory(components)
+    if (onPeer !== undefined) discovery.addEventListener('peer', evt => { onPeer(evt.detail) })
+    return discovery
+  }
+}

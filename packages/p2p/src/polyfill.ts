@@ -1,0 +1,25 @@
+// libp2p 3 and its helpers (it-queue, @libp2p/utils, yamux, ping) call Promise.withResolvers, which Node 20 lacks.
+// This module must be evaluated before anything from libp2p: src/index.ts imports it first. It exports nothing.
+
+interface Resolvers<T> {
+  promise: Promise<T>
+  resolve: (value: T | PromiseLike<T>) => void
+  reject: (reason?: unknown) => void
+}
+
+const P = Promise as unknown as { withResolvers?: <T>() => Resolvers<T> }
+
+if (typeof P.withResolvers !== 'function') {
+  Object.defineProperty(Promise, 'withResolvers', {
+    configurable: true,
+    writable: true,
+    value: function withResolvers<T> (this: PromiseConstructor): Resolvers<T> {
+      let resolve!: Resolvers<T>['resolve']
+      let reject!: Resolvers<T>['reject']
+      const promise = new this<T>((res, rej) => { resolve = res; reject = rej })
+      return { promise, resolve, reject }
+    }
+  })
+}
+
+export {}

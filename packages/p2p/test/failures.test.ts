@@ -1,0 +1,81 @@
+import '../src/index.js'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { afterEach, describe, expect, it } from 'vitest'
+import { MessageType, pieceProtocol } from '../src/index.js'
+import { encodeHeader } from '../src/codec.js'
+import { MemoryContent, Nodes, makeFile } from './helpers.js'
+import type { Libp2p } from '@libp2p/interface'
+
+const nodes = new Nodes()
+let raw: Libp2p | undefined
+afterEach(async () => {
+  await nodes.stopAll()
+  await raw?.stop()
+  raw = undefined
+})
+
+describe('failures', () => {
+  it('a peer stopping mid-transfer fails every pending fetch with PEER_UNAVAILABLE, promptly', async () => {
+    const content = new MemoryContent()
+    const file = await makeFile(8, 1024 * 1024)
+    content.add(file)
+    // 1 MiB/s: eight pieces would take ~8 s, so the stop lands mid-transfer.
+    const a = await nodes.start({ uploadRate: 1024 * 1024 }, content)
+    const b = await nodes.start({ peers: a.getMultiaddrs() })
+    const fetches = file.pieces.map(async (_, i) => await b.fetchPiece(a.peerId, file.manifestCid, i).then(() => 'ok', (err: { code: string }) => err.code))
+    await new Promise(resolve => setTimeout(resolve, 600))
+    const stoppedAt = Date.now()
+    await a.stop()
+    const results = await Promise.all(fetches)
+    expect(Date.now() - stoppedAt).toBeLessThan(3_000)
+    expect(results.filter(r => r === 'ok').length).toBeLessThan(4)
+    expect(results.filter(r => r !== 'ok').every(r => r === 'PEER_UNAVAILABLE')).toBe(true)
+    // Later requests to the stopped peer fail too, without hanging.
+    await expect(b.fetchPiece(a.peerId, file.manifestCid, 0, { timeout: 3_000 })).rejects.toMatchObject({ code: 'PEER_UNAVAILABLE' })
+  })
+
+  it('aborts the stream when a peer sends a frame over the size limit', async () => {
+    raw = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()]
+    })
+    // A malicious server: whatever it is asked, it announces a 64 MiB piece.
+    await raw.handle(pieceProtocol('default'), stream => {
+      stream.addEventListener('message', () => {
+        stream.send(encodeHeader(MessageType.PIECE, 1, 64 * 1024 * 1024))
+        stream.send(new Uint8Array(64 * 1024))
+      }, { once: true })
+    })
+    const b = await nodes.start({ peers: raw.getMultiaddrs().map(String) })
+    const err = await b.fetchPiece(raw.peerId.toString(), 'bafkqaaa', 0, { timeout: 5_000 }).catch((e: unknown) => e)
+    expect(err).toMatchObject({ code: 'PEER_UNAVAILABLE' })
+    expect((err as Error).cause).toMatchObject({ code: 'PEER_PROTOCOL' })
+  })
+
+  it('nodes of different groups never exchange', async () => {
+    const content = new MemoryContent()
+    const file = await makeFile(1, 1024)
+    content.add(file)
+    const a = await nodes.start({ groupId: 'group-a' }, content)
+    const b = await nodes.start({ groupId: 'group-b', peers: a.getMultiaddrs() })
+    await expect(b.fetchManifest(a.peerId, file.manifestCid, { timeout: 5_000 })).rejects.toMatchObject({ code: 'PEER_UNAVAILABLE' })
+    await expect(b.fetchPiece(a.peerId, file.manifestCid, 0, { timeout: 5_000 })).rejects.toMatchObject({ code: 'PEER_UNAVAILABLE' })
+    const same = await nodes.start({ groupId: 'group-a', peers: a.getMultiaddrs() })
+    expect(await same.fetchManifest(a.peerId, file.manifestCid)).toEqual(file.manifest)
+  })
+
+  it('rejects bad arguments', async () => {
+    await expect(nodes.start({ groupId: 'has/slash' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(nodes.start({ peers: ['/ip4/127.0.0.1/tcp/1'] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    const a = await nodes.start()
+    await expect(a.provide('not a cid')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(a.fetchPiece('nope', 'bafkqaaa', 0)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await a.stop()
+    await expect(a.fetchPiece(a.peerId, 'bafkqaaa', 0)).rejects.toMatchObject({ code: 'NODE_STOPPED' })
+  })
+})
