@@ -4,7 +4,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', '**/*.tmp.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -24,7 +24,7 @@ export default tseslint.config(
     }
   },
   {
-    files: ['apps/**', 'benchmarks/**', '**/test/**', 'test/**'],
+    files: ['apps/**', 'benchmarks/**', 'examples/**', '**/test/**', 'test/**'],
     rules: { 'no-console': 'off' }
   }
 )

@@ -53,7 +53,10 @@ describe('dopt get', () => {
       bytesFromPeers: 0,
       bytesFromOrigin: SIZE,
       files: [{ remoteName: url, localName: out, bytesTotal: SIZE, bytesFromPeers: 0, bytesFromOrigin: SIZE }],
-      error: null
+      error: null,
+      // Beyond the contract, in the default (peer) mode: where this node listened.
+      peerId: expect.stringMatching(/^12D3KooW/),
+      listen: [expect.stringMatching(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)]
     })
     expect(result.jobId.length).toBeGreaterThan(0)
     expect(Buffer.compare(await readFile(out), data)).toBe(0)

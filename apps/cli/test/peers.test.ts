@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -27,18 +27,22 @@ describe('dopt daemon and get --peer', () => {
     const first = jsonLine(await run(['get', url, '-o', join(box.dir, 'seed.bin'), '--data-dir', seedDir, '--json', ...LOCAL]))
     expect(first.state).toBe('acknowledged')
 
-    daemon = start(['daemon', '--data-dir', seedDir, '--json', ...LOCAL])
+    const running = start(['daemon', '--data-dir', seedDir, '--json', ...LOCAL])
+    daemon = running
     const line = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: daemon!.child.stdout! }).once('line', resolve)
-      daemon!.child.once('exit', code => reject(new Error(`daemon exited with ${code}: ${daemon!.stderr}`)))
+      createInterface({ input: running.child.stdout! }).once('line', resolve)
+      running.child.once('exit', code => { reject(new Error(`daemon exited with ${code}: ${running.stderr}`)) })
     })
     const ready = JSON.parse(line) as { peerId: string, listen: string[], api: unknown }
     expect(ready.peerId).toMatch(/^12D3KooW/)
     expect(ready.listen[0]).toContain(`/p2p/${ready.peerId}`)
     expect(ready.listen.every(a => a.startsWith('/ip4/127.0.0.1/'))).toBe(true)
 
+    // A generous discovery window: a loaded CI machine may take seconds to connect to the daemon.
+    const patient = join(box.dir, 'patient.json')
+    await writeFile(patient, JSON.stringify({ discoveryTimeout: 15, originDelay: 15 }))
     const sent = box.origin.bytesSent
-    const r = await run(['get', url, '-o', join(box.dir, 'leech.bin'), '--data-dir', join(box.dir, 'leech-data'), '--json', ...LOCAL, '--peer', ready.listen[0]!])
+    const r = await run(['get', url, '-o', join(box.dir, 'leech.bin'), '--data-dir', join(box.dir, 'leech-data'), '--json', ...LOCAL, '--peer', ready.listen[0]!, '--config', patient])
     const second = jsonLine(r)
     expect(second.state, r.stderr).toBe('acknowledged')
     expect(second.bytesFromPeers).toBe(data.byteLength)
@@ -47,8 +51,8 @@ describe('dopt daemon and get --peer', () => {
     // Only the spot check of the peer's manifest came from the origin.
     expect(box.origin.bytesSent - sent).toBeLessThanOrEqual(MiB)
 
-    daemon.child.kill('SIGTERM')
-    const end = await daemon.done
+    running.child.kill('SIGTERM')
+    const end = await running.done
     expect(end.code).toBe(0)
     daemon = null
   })
@@ -63,7 +67,6 @@ describe('dopt daemon and get --peer', () => {
   })
 
   it('rejects a bad --config with exit 2', async () => {
-    const { writeFile } = await import('node:fs/promises')
     const config = join(box.dir, 'bad.json')
     await writeFile(config, JSON.stringify({ maxCacheSize: 'big' }))
     const r = await run(['daemon', '--data-dir', box.dataDir, '--config', config])
