@@ -85,3 +85,30 @@ describe('peers first', () => {
     expect(await digestOf(s.path('picky.bin'))).toBe(digest(data))
   })
 })
+
+describe('discovery', () => {
+  it('finds a LAN peer by mDNS alone, with no address given', async () => {
+    const { url, data } = s.serve('lan.bin', 4 * MiB)
+    const seed = await s.node('seed')
+    await fetchFile(seed, url, s.path('seed.bin'))
+    const other = await s.node('other', { discoveryTimeout: 10, originDelay: 10 })
+    const deadline = Date.now() + 10_000
+    while (!other.getPeers().some(p => p.peerId === seed.peerId) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+    expect(other.getPeers().find(p => p.peerId === seed.peerId)?.source).toBe('mdns')
+    const job = await fetchFile(other, url, s.path('other.bin'))
+    expect(job.getProgress().bytesFromPeers).toBe(data.byteLength)
+  })
+
+  it('finds a provider through the group DHT, via a third node', async () => {
+    const { url, data } = s.serve('dht.bin', 4 * MiB)
+    // mDNS off: the only way for `other` to learn of `seed` is the DHT that `hub` takes part in.
+    const config = { mode: 'group' as const, groupId: 'fleet-7', mdns: false }
+    const hub = await s.node('hub', config)
+    const seed = await s.node('seed', { ...config, peers: hub.getMultiaddrs() })
+    await fetchFile(seed, url, s.path('seed.bin'))
+    const other = await s.node('other', { ...config, peers: hub.getMultiaddrs(), discoveryTimeout: 10, originDelay: 10 })
+    const job = await fetchFile(other, url, s.path('other.bin'))
+    expect(job.getProgress().bytesFromPeers).toBe(data.byteLength)
+    expect(other.getPeers().find(p => p.peerId === seed.peerId)?.source).toBe('dht')
+  })
+})

@@ -29,7 +29,7 @@ const CONFIG_KEYS = new Set([
   'dataDir', 'listen', 'peers', 'mode', 'groupId', 'maxCacheSize', 'maxCacheAge', 'minFileSizeToCache', 'uploadRate',
   'maxConcurrentUploads', 'maxConcurrentJobs', 'maxConcurrentCallbacks', 'callbackRetryDelay', 'minimumRetryDelay',
   'noProgressTimeout', 'pieceSize', 'originDelay', 'discoveryTimeout', 'peerTimeout', 'maxPeerStrikes', 'peerRequestsInFlight',
-  'foregroundDownloadRate', 'backgroundDownloadRate'
+  'foregroundDownloadRate', 'backgroundDownloadRate', 'mdns'
 ])
 
 /** Reads `--config FILE` (JSON) and lays the command-line options over it. */
@@ -66,17 +66,20 @@ export async function nodeConfig (values: NodeOptionValues, fallbackMode: Downlo
 }
 
 const STRING_KEYS = new Set(['dataDir', 'mode', 'groupId'])
+const BOOLEAN_KEYS = new Set(['mdns'])
 const LIST_KEYS = new Set(['listen', 'peers'])
 
 /** Each setting must have its type: numbers >= 0, strings, or lists of strings. */
 function checkTypes (config: Record<string, unknown>, file: string): NodeConfig {
   for (const [key, value] of Object.entries(config)) {
-    const ok = STRING_KEYS.has(key)
-      ? typeof value === 'string'
-      : LIST_KEYS.has(key)
-        ? Array.isArray(value) && value.every(v => typeof v === 'string')
-        : typeof value === 'number' && Number.isFinite(value) && value >= 0
-    const want = STRING_KEYS.has(key) ? 'a string' : LIST_KEYS.has(key) ? 'a list of strings' : 'a number >= 0'
+    const ok = BOOLEAN_KEYS.has(key)
+      ? typeof value === 'boolean'
+      : STRING_KEYS.has(key)
+        ? typeof value === 'string'
+        : LIST_KEYS.has(key)
+          ? Array.isArray(value) && value.every(v => typeof v === 'string')
+          : typeof value === 'number' && Number.isFinite(value) && value >= 0
+    const want = BOOLEAN_KEYS.has(key) ? 'true or false' : STRING_KEYS.has(key) ? 'a string' : LIST_KEYS.has(key) ? 'a list of strings' : 'a number >= 0'
     if (!ok) throw new UsageError(`--config ${file}: ${key} must be ${want}, not ${JSON.stringify(value)}`)
   }
   return config as NodeConfig

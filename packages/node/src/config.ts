@@ -22,6 +22,8 @@ export interface NodeConfig extends EngineInit {
   groupId?: string
   /** Settings of the HTTP origin client. */
   origin?: OriginClientInit
+  /** Find LAN peers by mDNS. Turn off where multicast is unwanted; the DHT and given peers still work. @default true */
+  mdns?: boolean
   /** Pre-shared key of a private network (32 bytes): only nodes with the same key can connect. */
   psk?: Uint8Array
   /** Bytes the seeding cache may hold [DOMaxCacheSize]. @default 10 GiB */

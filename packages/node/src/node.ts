@@ -56,7 +56,7 @@ export async function createNode (config: NodeConfig = {}): Promise<DoptNode> {
       p2p = await createP2P({
         listen: config.listen, peers: config.peers, groupId: config.groupId, psk: config.psk, dataDir,
         // lan: mDNS only; group: mDNS and the group's private DHT; internet: the DHT too, mDNS for the LAN.
-        mdns: true, dht: mode !== 'lan', maxConcurrentUploads: config.maxConcurrentUploads, uploadRate: config.uploadRate
+        mdns: config.mdns ?? true, dht: mode !== 'lan', maxConcurrentUploads: config.maxConcurrentUploads, uploadRate: config.uploadRate
       }, { content: cache })
       await cache.start(p2p)
     }
