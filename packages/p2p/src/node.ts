@@ -63,9 +63,7 @@ export function toSwarmKey (psk: Uint8Array): Uint8Array {
  * The libp2p node: TCP, noise, yamux, identify, ping; mDNS and a group-private kad-dht when asked.
  *
  * noise 17 on Node uses `node:crypto`'s chacha20-poly1305 for messages of 1200 bytes and more (its pure-JS
- * cipher is ten times slower; STACK-NOTES). yamux windows are raised so one stream can keep many 1 MiB pieces
- * in flight without waiting for window updates; the read buffer limit is raised with it, so a paused stream
- * cannot be aborted by a full window landing after the pause.
+ * cipher is ten times slower; STACK-NOTES).
  */
 export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
   const { groupId } = config
@@ -90,13 +88,9 @@ export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
     addresses: { listen: config.listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux(JSON.parse(process.env.DOPT_YAMUX ?? 'null') ?? {
-      streamOptions: {
-        initialStreamWindowSize: 16 * 1024 * 1024,
-        maxStreamWindowSize: 16 * 1024 * 1024,
-        maxReadBufferLength: 32 * 1024 * 1024
-      }
-    })],
+    // yamux defaults: larger windows (4-64 MiB) and messages measured no faster here (benchmarks/peer, STACK-NOTES),
+    // and the piece protocol never pauses a stream, so the read-buffer limit is not at risk.
+    streamMuxers: [yamux()],
     ...(config.psk !== undefined ? { connectionProtector: preSharedKey({ psk: toSwarmKey(config.psk) }) } : {}),
     peerDiscovery: config.mdns ? [mdnsDiscovery(groupId, config.onMdnsPeer)] : [],
     services: services as never

@@ -24,9 +24,10 @@ const DEFAULT_FIND_TIMEOUT = 10_000
 export async function createP2P (init: P2PInit, components: P2PComponents): Promise<P2P> {
   const groupId = checkGroupId(init.groupId ?? 'default')
   const privateKey = await loadOrCreateKey(init.dataDir)
-  let discovery: Discovery | undefined
+  // mDNS is wired into libp2p before Discovery (which needs the node) exists: route its peers through this slot.
+  const mdnsSink: { discovery?: Discovery } = {}
   const node = await createNode({
-    onMdnsPeer: peer => { discovery?.onMdnsPeer(peer) },
+    onMdnsPeer: peer => { mdnsSink.discovery?.onMdnsPeer(peer) },
     privateKey,
     listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'],
     groupId,
@@ -34,7 +35,8 @@ export async function createP2P (init: P2PInit, components: P2PComponents): Prom
     mdns: init.mdns ?? true,
     dht: init.dht ?? true
   })
-  discovery = new Discovery(node, init.peers ?? [])
+  const discovery = new Discovery(node, init.peers ?? [])
+  mdnsSink.discovery = discovery
   const p2p = new DoptP2P(node, discovery, components.content, init, groupId)
   try {
     await p2p.start()
