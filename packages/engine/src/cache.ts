@@ -1,6 +1,7 @@
 import { copyFile, link, mkdir, open, rm } from 'node:fs/promises'
+import type { FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Bitfield, contentKey, decodeManifest, equalBytes, pieceCount, pieceRange, sha256Async } from '@dopt/content'
+import { Bitfield, contentKey, decodeManifest, equalBytes, pieceCount, pieceRange, sha256 } from '@dopt/content'
 import type { Manifest } from '@dopt/content'
 import type { CacheRecord, FileRecord, Store } from '@dopt/store'
 import type { ContentServer, PeerNetwork } from './network.js'
@@ -36,6 +37,10 @@ export class SeedCache implements ContentServer {
   readonly maxCacheAge: number
   readonly minFileSizeToCache: number
   readonly #manifests = new Map<string, Manifest>()
+  /** Items by manifest CID and by content key, so serving a piece costs no database read. */
+  readonly #items = new Map<string, CacheRecord>()
+  /** Open files of items being served, so a piece costs one read, not open + read + close. */
+  readonly #handles = new Map<string, Promise<FileHandle>>()
   #network: PeerNetwork | null = null
 
   constructor (components: CacheComponents, init: CacheInit) {
@@ -53,6 +58,7 @@ export class SeedCache implements ContentServer {
   async start (network: PeerNetwork | null): Promise<void> {
     this.#network = network
     await mkdir(this.dir, { recursive: true })
+    for (const item of await this.list()) this.#remember(item)
     await this.evict()
     for (const item of await this.list()) this.#announce(item)
   }
@@ -78,6 +84,7 @@ export class SeedCache implements ContentServer {
       size: file.size, pieceSize: file.pieceSize, url: file.remoteName, addedTime: now, lastUsedTime: now, bytesServed: 0
     }
     await store.putCacheItem(item)
+    this.#remember(item)
     await this.evict()
     this.#announce(item)
     return item
@@ -85,11 +92,25 @@ export class SeedCache implements ContentServer {
 
   /** Drops an item (by manifest CID or content key). */
   async remove (key: string): Promise<void> {
-    const item = await this.#item(key)
+    const item = this.#item(key)
     if (item == null) return
     this.#manifests.delete(item.cid)
+    this.#items.delete(item.cid)
+    this.#items.delete(item.contentKey)
+    await this.#closeFile(item.cid)
     await this.#components.store.deleteCacheItem(item)
     await rm(item.path, { force: true })
+  }
+
+  /** Closes the files held open for serving. */
+  async stop (): Promise<void> {
+    await Promise.all([...this.#handles.keys()].map(async cid => { await this.#closeFile(cid) }))
+  }
+
+  async #closeFile (cid: string): Promise<void> {
+    const handle = this.#handles.get(cid)
+    this.#handles.delete(cid)
+    await (await handle?.catch(() => null))?.close()
   }
 
   /** Removes items past the maximum age, then least recently used ones until the cache fits its maximum size. */
@@ -105,13 +126,13 @@ export class SeedCache implements ContentServer {
   }
 
   async getManifest (key: string): Promise<Uint8Array | null> {
-    const item = await this.#item(key)
+    const item = this.#item(key)
     if (item == null) return null
     return await this.#components.store.getManifest(item.cid)
   }
 
   async getHave (manifestCid: string): Promise<Uint8Array | null> {
-    const item = await this.#item(manifestCid)
+    const item = this.#item(manifestCid)
     if (item == null || item.cid !== manifestCid) return null
     const all = new Bitfield(pieceCount(item.size, item.pieceSize))
     for (let i = 0; i < all.length; i++) all.set(i)
@@ -119,24 +140,27 @@ export class SeedCache implements ContentServer {
   }
 
   async readPiece (manifestCid: string, index: number): Promise<Uint8Array | null> {
-    const item = await this.#item(manifestCid)
+    const item = this.#item(manifestCid)
     if (item == null || item.cid !== manifestCid) return null
     const manifest = await this.#manifest(item.cid)
     const want = manifest?.pieceHashes[index]
     if (manifest == null || want == null) return null
     const { start, end } = pieceRange(index, manifest.size, manifest.pieceSize)
     const bytes = Buffer.allocUnsafe(end - start)
-    let handle
     try {
-      handle = await open(item.path, 'r')
-      const { bytesRead } = await handle.read(bytes, 0, bytes.byteLength, start)
+      let handle = this.#handles.get(item.cid)
+      if (handle == null) {
+        handle = open(item.path, 'r')
+        this.#handles.set(item.cid, handle)
+      }
+      const { bytesRead } = await (await handle).read(bytes, 0, bytes.byteLength, start)
       if (bytesRead !== bytes.byteLength) return null
     } catch {
+      await this.#closeFile(item.cid)
       return null
-    } finally {
-      await handle?.close()
     }
-    if (!equalBytes(await sha256Async(bytes), want)) {
+    // Synchronous: WebCrypto's thread-pool digest costs more main-thread time per MiB than hashing here.
+    if (!equalBytes(sha256(bytes), want)) {
       // Changed on disk since it was cached: never serve it again.
       await this.remove(item.cid)
       return null
@@ -149,12 +173,13 @@ export class SeedCache implements ContentServer {
     return bytes
   }
 
-  async #item (key: string): Promise<CacheRecord | null> {
-    const { store } = this.#components
-    const direct = await store.getCacheItem(key)
-    if (direct != null) return direct
-    const cid = await store.cidForContentKey(key)
-    return cid == null ? null : await store.getCacheItem(cid)
+  #remember (item: CacheRecord): void {
+    this.#items.set(item.cid, item)
+    this.#items.set(item.contentKey, item)
+  }
+
+  #item (key: string): CacheRecord | null {
+    return this.#items.get(key) ?? null
   }
 
   async #manifest (cid: string): Promise<Manifest | null> {

@@ -22,7 +22,7 @@ export interface EngineInit {
   flushInterval?: number
   /** Times a file restarts in a row because the origin's copy changed, before the job ends in `error` (CONTENT_CHANGED). @default 3 */
   maxContentRestarts?: number
-  /** Piece requests in flight per peer. @default 4 */
+  /** Piece requests in flight per peer: enough to hide a round trip and the seeder's disk read. @default 8 */
   peerRequestsInFlight?: number
   /**
    * Seconds to look for peers before the origin takes pieces that no peer holds [DODelayForegroundDownloadFromHttp].
@@ -58,7 +58,7 @@ export function engineSettings (init: EngineInit = {}): EngineSettings {
     flushPieces: init.flushPieces ?? 32,
     flushInterval: init.flushInterval ?? 500,
     maxContentRestarts: init.maxContentRestarts ?? 3,
-    peerRequestsInFlight: init.peerRequestsInFlight ?? 4,
+    peerRequestsInFlight: init.peerRequestsInFlight ?? 8,
     originDelay: init.originDelay ?? 2,
     discoveryTimeout: init.discoveryTimeout ?? 2,
     peerTimeout: init.peerTimeout ?? 15,

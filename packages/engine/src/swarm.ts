@@ -1,4 +1,4 @@
-import { Bitfield, equalBytes, pieceRange, sha256Async } from '@dopt/content'
+import { Bitfield, equalBytes, pieceRange, sha256 } from '@dopt/content'
 import type { Manifest } from '@dopt/content'
 import { AbortedError } from '@dopt/interface'
 import type { JobFileImpl } from './job-file.js'
@@ -52,9 +52,12 @@ class Swarm {
   readonly #peers = new Map<string, Peer>()
   /** Requests in flight per piece, peers and origin alike. */
   readonly #inFlight = new Map<number, number>()
+  /** Pieces handed to the sink and not yet written: neither missing nor in flight, and not to be fetched again. */
+  readonly #accepted = new Set<number>()
   readonly #controller = new AbortController()
   readonly #signal: AbortSignal
-  #wake: (() => void) | null = null
+  /** Everyone waiting for a change: workers, the origin loop, the main loop. */
+  readonly #waiters = new Set<() => void>()
   #originStarted = false
   #originError: unknown = null
   #originBusy = false
@@ -86,15 +89,16 @@ class Swarm {
 
   /** Called when pieces land, peers come or go: re-evaluate. */
   #poke (): void {
-    const wake = this.#wake
-    this.#wake = null
-    wake?.()
+    const waiters = [...this.#waiters]
+    this.#waiters.clear()
+    for (const wake of waiters) wake()
   }
 
   async #waitForChange (): Promise<void> {
     await new Promise<void>(resolve => {
-      const t = setTimeout(resolve, 250)
-      this.#wake = () => { clearTimeout(t); resolve() }
+      const wake = (): void => { clearTimeout(t); this.#waiters.delete(wake); resolve() }
+      const t = setTimeout(wake, 250)
+      this.#waiters.add(wake)
     })
   }
 
@@ -146,7 +150,7 @@ class Swarm {
     let endgame: number | null = null
     const live = this.#livePeers()
     for (const i of this.#done.missing()) {
-      if (!peer.have.get(i) || peer.fetching.has(i)) continue
+      if (!peer.have.get(i) || peer.fetching.has(i) || this.#accepted.has(i)) continue
       const busy = this.#inFlight.get(i) ?? 0
       if (busy > 0) {
         if (busy < 2) endgame ??= i
@@ -173,9 +177,9 @@ class Swarm {
         const { start: from, end: to } = pieceRange(index, manifest.size, manifest.pieceSize)
         await this.#init.limiter?.take(to - from, { signal: this.#signal })
         const bytes = await network.fetchPiece(peer.id, cid, index, { signal: this.#signal, timeout: settings.peerTimeout * 1000 })
-        if (this.#done.get(index)) continue // the endgame's other request won
+        if (this.#done.get(index) || this.#accepted.has(index)) continue // the endgame's other request won
         const { start, end } = pieceRange(index, manifest.size, manifest.pieceSize)
-        const hash = bytes.byteLength === end - start ? await sha256Async(bytes) : null
+        const hash = bytes.byteLength === end - start ? sha256(bytes) : null
         if (hash == null || !equalBytes(hash, manifest.pieceHashes[index]!)) {
           if (++peer.strikes >= settings.maxPeerStrikes) {
             peer.gone = true
@@ -183,9 +187,11 @@ class Swarm {
           }
           continue
         }
-        if (this.#done.get(index)) continue
+        if (this.#done.get(index) || this.#accepted.has(index)) continue
         const buffer = await sink.allocate({ signal: this.#signal })
+        if (this.#accepted.has(index)) { sink.release(buffer); continue }
         buffer.set(bytes)
+        this.#accepted.add(index)
         sink.accept(index, buffer, bytes.byteLength, 'peer', hash)
       } catch (err) {
         if (this.#signal.aborted) return
@@ -214,7 +220,7 @@ class Swarm {
   /** The next run of missing pieces that nobody fetches and no live peer holds, coalesced for one ranged GET. */
   #originRun (): PieceRun | null {
     const live = this.#livePeers()
-    const free = (i: number): boolean => !this.#done.get(i) && !this.#inFlight.has(i) && !live.some(p => p.have.get(i))
+    const free = (i: number): boolean => !this.#done.get(i) && !this.#accepted.has(i) && !this.#inFlight.has(i) && !live.some(p => p.have.get(i))
     for (const first of this.#done.missing()) {
       if (!free(first)) continue
       let count = 1
@@ -236,6 +242,8 @@ class Swarm {
       this.#originBusy = true
       try {
         await origin.fetch(file, run, sink, { signal: this.#signal, limiter: this.#init.limiter })
+        // Every piece of the run is now with the sink, some perhaps still being written.
+        for (let i = run.first; i < run.first + run.count; i++) this.#accepted.add(i)
       } catch (err) {
         if (this.#signal.aborted) return
         this.#originError = err

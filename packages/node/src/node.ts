@@ -81,6 +81,7 @@ export async function createNode (config: NodeConfig = {}): Promise<DoptNode> {
       stopping ??= (async () => {
         await engine.stop()
         await p2p?.stop()
+        await cache?.stop()
         await store.close()
       })()
       await stopping
