@@ -71,7 +71,7 @@ describe('hostile and failing peers', () => {
       copy[0] = copy[0]! ^ 0xff
       return copy
     })
-    const node = await s.node('victim', { peers: bad.getMultiaddrs(), maxPeerStrikes: 2 })
+    const node = await s.node('victim', { peers: bad.getMultiaddrs(), maxPeerStrikes: 2, peerRequestsInFlight: 4 })
     const job = await fetchFile(node, url, s.path('c.bin'))
     expect(await digestOf(s.path('c.bin'))).toBe(digest(data))
     expect(job.getProgress().bytesFromPeers).toBe(0)
