@@ -203,7 +203,7 @@ export class JobImpl implements Job, FileOwner {
    * Invalid content: any byte from peers -> fetch the file again from the origin only; all from the origin ->
    * the job goes to `error`, and the file's progress is reset so a later resume downloads it again.
    */
-  async #rejectFile (file: JobFileImpl, reason: ValidationFailedError): Promise<void> {
+  async #rejectFile (file: JobFileImpl, reason: ValidationFailedError, fromRun = false): Promise<void> {
     const fromPeers = file.isDownloadedFromPeer
     // Whatever we had of this content is suspect: never serve it, and don't trust its manifest again.
     if (file.record.manifestCid != null) await this.#ctx.cache?.remove(file.record.manifestCid)
@@ -211,13 +211,15 @@ export class JobImpl implements Job, FileOwner {
     if (fromPeers) {
       file.record.originOnly = true
       await this.#ctx.store.putFile(file.record)
-      if (this.record.state === 'transferred') {
+      // A running transfer picks the file up again by itself; an ended one (transferred, or the run that failed on
+      // it) goes back to the queue.
+      if (fromRun || this.record.state === 'transferred') {
         await this.#setState('queued')
         this.#ctx.reschedule()
       }
       return
     }
-    this.#abortRun()
+    if (!fromRun) this.#abortRun()
     await this.#fail(reason)
   }
 
@@ -364,16 +366,8 @@ export class JobImpl implements Job, FileOwner {
     if (err instanceof ValidationFailedError) {
       // The given SHA-256 did not match (or a pinned manifest): the same rules as an application's rejection.
       const file = this.files.find(f => !f.record.completed)
-      if (file != null && file.isDownloadedFromPeer) {
-        await resetFile({ file, store: this.#ctx.store, onReset: () => {} }, null)
-        file.record.originOnly = true
-        await this.#ctx.store.putFile(file.record)
-        await this.#setState('queued')
-        this.#ctx.reschedule()
-        return
-      }
-      if (file != null) await resetFile({ file, store: this.#ctx.store, onReset: () => {} }, null)
-      await this.#fail(err)
+      if (file != null) await this.#rejectFile(file, err, true)
+      else await this.#fail(err)
       return
     }
     if (err instanceof OriginUnavailableError) {
