@@ -29,7 +29,8 @@ const CONFIG_KEYS = new Set([
   'dataDir', 'listen', 'peers', 'mode', 'groupId', 'maxCacheSize', 'maxCacheAge', 'minFileSizeToCache', 'uploadRate',
   'maxConcurrentUploads', 'maxConcurrentJobs', 'maxConcurrentCallbacks', 'callbackRetryDelay', 'minimumRetryDelay',
   'noProgressTimeout', 'pieceSize', 'originDelay', 'discoveryTimeout', 'peerTimeout', 'maxPeerStrikes', 'peerRequestsInFlight',
-  'foregroundDownloadRate', 'backgroundDownloadRate', 'mdns'
+  'foregroundDownloadRate', 'backgroundDownloadRate', 'mdns', 'piecesInFlight', 'modificationInterval', 'flushPieces',
+  'flushInterval', 'maxContentRestarts', 'maxOriginRun'
 ])
 
 /** Reads `--config FILE` (JSON) and lays the command-line options over it. */

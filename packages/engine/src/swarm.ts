@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { Bitfield, equalBytes, pieceRange, sha256 } from '@dopt/content'
 import type { Manifest } from '@dopt/content'
 import { AbortedError } from '@dopt/interface'
@@ -66,6 +67,8 @@ class Swarm {
     this.#init = init
     this.#done = init.file.done!
     this.#signal = AbortSignal.any([init.signal, this.#controller.signal])
+    // Every request in flight listens to this signal: many peers × requests is expected, not a leak.
+    setMaxListeners(Infinity, this.#signal)
   }
 
   async run (): Promise<void> {
@@ -122,11 +125,16 @@ class Swarm {
   async #addPeer (id: string): Promise<void> {
     const { network, cid, settings, banned } = this.#init
     if (this.#peers.has(id) || banned.has(id)) return
-    let bytes: Uint8Array | null
-    try {
-      bytes = await network.fetchHave(id, cid, { signal: this.#signal, timeout: settings.peerTimeout * 1000 })
-    } catch {
-      return
+    let bytes: Uint8Array | null = null
+    // A peer that fails to answer is asked again (bounded): one lost request must not send the file to the origin.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        bytes = await network.fetchHave(id, cid, { signal: this.#signal, timeout: settings.peerTimeout * 1000 })
+        break
+      } catch {
+        if (this.#signal.aborted || attempt >= 2) return
+        await new Promise(resolve => setTimeout(resolve, 200 * (attempt + 1)))
+      }
     }
     if (bytes == null || this.#peers.has(id)) return
     const peer: Peer = { id, have: new Bitfield(this.#done.length, bytes), strikes: 0, fetching: new Set(), gone: false }

@@ -48,6 +48,11 @@ export class Discovery {
     }
   }
 
+  /** Peer ids of the static peers: always worth asking, connected yet or not. */
+  get staticPeers (): string[] {
+    return [...this.#static.keys()]
+  }
+
   /** How a peer was found: mDNS, the DHT, given (static), or it dialed us ('inbound'). */
   sourceOf (peerId: string): PeerSourceKind {
     return this.#sources.get(peerId) ?? 'inbound'

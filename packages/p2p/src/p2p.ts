@@ -144,7 +144,10 @@ class DoptP2P implements P2P {
       } catch { /* not a dopt peer of this group, or gone */ }
     }
     const fromPeers = async (): Promise<void> => {
-      await Promise.all(this.#node.getPeers().map(async id => { await ask(id.toString()) }))
+      // Static peers too, even while their dial is still under way: asking dials them (a `--peer` given to a fresh
+      // node is usually not connected yet when its first job looks for providers).
+      const targets = new Set([...this.#node.getPeers().map(id => id.toString()), ...this.#discovery.staticPeers])
+      await Promise.all([...targets].map(async id => { await ask(id) }))
     }
 
     let done = false
