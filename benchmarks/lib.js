@@ -151,3 +151,69 @@ export async function writeSection (docPath, name, body) {
   await mkdir(dirname(docPath), { recursive: true })
   await writeFile(docPath, next)
 }
+
+/**
+ * Starts benchmarks/origin/server.js for `file` (absolute) in its own process; resolves with
+ * `{ url, cpu(), close() }` once it has printed its URL. `cpu()` is the server's user + system seconds so far.
+ */
+export async function startOriginServer (file, timeoutMs = 30_000) {
+  const { createInterface } = await import('node:readline')
+  const child = spawnTracked(process.execPath, [join(REPO_ROOT, 'benchmarks/origin/server.js'), file], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] })
+  const lines = createInterface({ input: child.stdout })
+  const waiting = []
+  const exited = new Promise(resolve => child.once('exit', (code, signal) => resolve({ code, signal })))
+  lines.on('line', line => {
+    let msg
+    try { msg = JSON.parse(line) } catch { return }
+    waiting.shift()?.(msg)
+  })
+  const next = async (what) => await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`origin server: no ${what} within ${timeoutMs / 1000} s`)), timeoutMs)
+    waiting.push(msg => { clearTimeout(timer); resolve(msg) })
+    void exited.then(({ code, signal }) => { clearTimeout(timer); reject(new Error(`origin server exited (${code ?? signal}) before its ${what}`)) })
+  })
+  let url
+  try {
+    ({ url } = await next('URL'))
+    if (typeof url !== 'string' || !url.startsWith('http://127.0.0.1:')) throw new Error(`origin server: unexpected URL ${url}`)
+  } catch (err) {
+    killGroup(child)
+    throw err
+  }
+  return {
+    url,
+    async cpu () {
+      child.stdin.write('cpu\n')
+      const { cpu } = await next('CPU figures')
+      return (cpu.user + cpu.system) / 1e6
+    },
+    async close () {
+      if (child.exitCode !== null || child.signalCode !== null) return
+      child.stdin.end('quit\n')
+      const timer = setTimeout(() => killGroup(child), 5000)
+      await exited
+      clearTimeout(timer)
+    }
+  }
+}
+
+/** User + system CPU seconds a live process has used so far (Linux /proc), or NaN. */
+export async function procCpuSeconds (pid) {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    // Fields after the command name start at field 3 (state): utime is field 14, stime 15.
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks()
+  } catch {
+    return NaN
+  }
+}
+
+let ticks = null
+function clockTicks () {
+  if (ticks == null) {
+    const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 5000 })
+    ticks = Number(r.stdout?.trim()) || 100
+  }
+  return ticks
+}
