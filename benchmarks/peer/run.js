@@ -41,7 +41,6 @@ const DEFAULT_CLI_NODE_FLAGS = ''
 // mdns off: the peer is given with --peer, and other dopt nodes on this machine must not join in.
 const DEFAULT_NODE_CONFIG = '{"discoveryTimeout": 5, "originDelay": 5, "peerRequestsInFlight": 8, "mdns": false}'
 const VARIANTS = ['raw', 'p2p', 'node', 'origin']
-const LABELS = { raw: 'raw node:net', p2p: 'dopt p2p layer', node: 'dopt node (daemon → get)', origin: 'dopt get --mode http' }
 
 function usage (message) {
   if (message) process.stderr.write(`peer bench: ${message}\n`)
