@@ -217,3 +217,29 @@ function clockTicks () {
   }
   return ticks
 }
+
+/**
+ * Runs a benchmark's `main`: SIGINT/SIGTERM kill its children (main's finally blocks then remove temp folders),
+ * a second signal or 5 s later exits; an error is printed with `label` and exits 1. Exits 0 after success, so that
+ * a lingering handle (a libp2p timer, a socket) cannot keep a finished benchmark alive.
+ */
+export async function runBenchmark (label, main) {
+  let interrupted = false
+  for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.on(sig, () => {
+      if (interrupted) process.exit(130)
+      interrupted = true
+      process.stderr.write(`${label}: ${sig}; stopping\n`)
+      killAllChildren()
+      setTimeout(() => process.exit(130), 5000).unref()
+    })
+  }
+  try {
+    await main()
+    process.exit(0)
+  } catch (err) {
+    killAllChildren()
+    process.stderr.write(`${label}: ${err?.stack ?? err}\n`)
+    process.exit(interrupted ? 130 : 1)
+  }
+}

@@ -13,17 +13,15 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import {
-  GiB, MiB, REPO_ROOT, commandExists, findGnuTime, formatBytes, killAllChildren, machineInfo, median, parseSize,
-  runTimed, sha256File, spawnTracked, writeSection
+  GiB, MiB, REPO_ROOT, commandExists, runBenchmark, startOriginServer, findGnuTime, formatBytes, machineInfo, median, parseSize,
+  runTimed, sha256File, writeSection
 } from '../lib.js'
 
 const SECTION = 'origin'
 const TARGET_RATIO = 0.9
 const DOPT_BIN = join(REPO_ROOT, 'apps/cli/dist/bin.js')
-const SERVER = join(REPO_ROOT, 'benchmarks/origin/server.js')
 const LAB = join(REPO_ROOT, 'packages/lab/dist/index.js')
 
 function usage (message) {
@@ -65,48 +63,6 @@ function options () {
   return { size, rounds, warmup, out, timeoutMs, smoke: values.smoke, keep: values.keep }
 }
 
-/** Starts server.js for `file`; resolves with `{ url, cpu(), close() }` once it has printed its URL. */
-async function startServer (file, timeoutMs = 30_000) {
-  const child = spawnTracked(process.execPath, [SERVER, file], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] })
-  const lines = createInterface({ input: child.stdout })
-  const waiting = []
-  const exited = new Promise(resolve => child.once('exit', (code, signal) => resolve({ code, signal })))
-  lines.on('line', line => {
-    let msg
-    try { msg = JSON.parse(line) } catch { return }
-    waiting.shift()?.(msg)
-  })
-  const next = async (what) => await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`origin server: no ${what} within ${timeoutMs / 1000} s`)), timeoutMs)
-    waiting.push(msg => { clearTimeout(timer); resolve(msg) })
-    void exited.then(({ code, signal }) => { clearTimeout(timer); reject(new Error(`origin server exited (${code ?? signal}) before its ${what}`)) })
-  })
-  let url
-  try {
-    ({ url } = await next('URL'))
-    if (typeof url !== 'string' || !url.startsWith('http://127.0.0.1:')) throw new Error(`origin server: unexpected URL ${url}`)
-  } catch (err) {
-    child.kill('SIGKILL')
-    throw err
-  }
-  return {
-    url,
-    /** CPU seconds the origin process has used so far. */
-    async cpu () {
-      child.stdin.write('cpu\n')
-      const { cpu } = await next('CPU figures')
-      return (cpu.user + cpu.system) / 1e6
-    },
-    async close () {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      child.stdin.end('quit\n')
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
-      await exited
-      clearTimeout(timer)
-    }
-  }
-}
-
 const mbps = (bytes, seconds) => bytes / seconds / 1e6
 const fmt = (x, digits = 1) => Number.isFinite(x) ? x.toFixed(digits) : 'n/a'
 const cpuTotal = r => r.cpu == null ? NaN : r.cpu.user + r.cpu.system
@@ -136,7 +92,7 @@ async function main () {
     process.stderr.write(`origin bench: writing ${formatBytes(size)} of random data to ${payload}\n`)
     await writeRandomFile(payload, size, seed)
     const expectedHash = await sha256File(payload)
-    server = await startServer(payload)
+    server = await startOriginServer(payload)
     process.stderr.write(`origin bench: origin at ${server.url}; ${rounds} round(s)\n`)
 
     const clients = {
@@ -267,22 +223,4 @@ the best runs are shown beside the medians.`
   process.stderr.write(`origin bench: wrote ${opts.out}\n`)
 }
 
-let interrupted = false
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    if (interrupted) process.exit(130)
-    interrupted = true
-    process.stderr.write(`origin bench: ${sig}; stopping\n`)
-    killAllChildren()
-    // The main flow's finally blocks remove the temp folder once the killed children are reaped.
-    setTimeout(() => process.exit(130), 5000).unref()
-  })
-}
-
-try {
-  await main()
-} catch (err) {
-  killAllChildren()
-  process.stderr.write(`origin bench: ${err?.stack ?? err}\n`)
-  process.exitCode = interrupted ? 130 : 1
-}
+await runBenchmark('origin bench', main)

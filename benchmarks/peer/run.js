@@ -27,8 +27,8 @@ import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import {
-  GiB, MiB, REPO_ROOT, findGnuTime, formatBytes, killAllChildren, machineInfo, median, parseSize, procCpuSeconds,
-  runTimed, sha256File, spawnTracked, startOriginServer, writeSection
+  GiB, MiB, REPO_ROOT, findGnuTime, formatBytes, machineInfo, median, parseSize, procCpuSeconds,
+  runBenchmark, runTimed, sha256File, spawnTracked, startOriginServer, writeSection
 } from '../lib.js'
 
 const SECTION = 'peer'
@@ -382,23 +382,4 @@ of them.
 
 `
 
-let interrupted = false
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    if (interrupted) process.exit(130)
-    interrupted = true
-    process.stderr.write(`peer bench: ${sig}; stopping\n`)
-    killAllChildren()
-    // main's finally block removes the temp folder once the killed children are reaped.
-    setTimeout(() => process.exit(130), 5000).unref()
-  })
-}
-
-try {
-  await main()
-  process.exit(0)
-} catch (err) {
-  killAllChildren()
-  process.stderr.write(`peer bench: ${err?.stack ?? err}\n`)
-  process.exit(interrupted ? 130 : 1)
-}
+await runBenchmark('peer bench', main)

@@ -1,8 +1,6 @@
 import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { randomBytesSeeded } from '@dopt/lab'
-import { exists, hasStackTrace, jsonLine, run, sandbox, temporaryFiles } from './helpers.js'
+import { exists, hasStackTrace, jsonLine, run, sandbox, temporaryFiles, servePayload } from './helpers.js'
 import type { Sandbox } from './helpers.js'
 
 /** The origin-only mode: these tests are not about peers, and it spares each run the peer stack's start. */
@@ -18,10 +16,7 @@ describe('dopt get: job errors', () => {
 
   beforeEach(async () => {
     box = await sandbox()
-    data = randomBytesSeeded(SIZE, 31)
-    box.origin.setFile('/e.bin', { data })
-    url = box.origin.url('/e.bin')
-    out = join(box.dir, 'e.bin')
+    ;({ data, url, out } = servePayload(box, 'e.bin', SIZE, 31))
   })
   afterEach(async () => { await box.cleanup() })
 

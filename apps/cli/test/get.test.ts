@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { randomBytesSeeded } from '@dopt/lab'
-import { exists, hasStackTrace, jsonLine, run, sandbox, sha256Hex, temporaryFiles } from './helpers.js'
+import { exists, hasStackTrace, jsonLine, run, sandbox, sha256Hex, temporaryFiles, servePayload } from './helpers.js'
 import type { Sandbox } from './helpers.js'
 
 /**
@@ -21,10 +20,7 @@ describe('dopt get', () => {
 
   beforeEach(async () => {
     box = await sandbox()
-    data = randomBytesSeeded(SIZE, 11)
-    box.origin.setFile('/file.bin', { data })
-    url = box.origin.url('/file.bin')
-    out = join(box.dir, 'file.bin')
+    ;({ data, url, out } = servePayload(box, 'file.bin', SIZE, 11))
   })
   afterEach(async () => { await box.cleanup() })
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { startOrigin } from '@dopt/lab'
+import { randomBytesSeeded, startOrigin } from '@dopt/lab'
 import type { Origin } from '@dopt/lab'
 
 /** The built command, as users run it. */
@@ -99,6 +99,13 @@ export function jsonLine (result: RunResult): GetJson {
     throw new Error(`expected exactly one line on stdout, got ${lines.length}:\n${result.stdout}\nstderr:\n${result.stderr}`)
   }
   return JSON.parse(lines[0]!) as GetJson
+}
+
+/** Serves `size` seeded random bytes at `/name` of the box's origin; returns them, their URL and an output path. */
+export function servePayload (box: Sandbox, name: string, size: number, seed: number): { data: Uint8Array, url: string, out: string } {
+  const data = randomBytesSeeded(size, seed)
+  box.origin.setFile(`/${name}`, { data })
+  return { data, url: box.origin.url(`/${name}`), out: join(box.dir, name) }
 }
 
 /** A fresh temporary folder and a local origin; `cleanup()` closes and removes both. */

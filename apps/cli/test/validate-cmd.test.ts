@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { randomBytesSeeded } from '@dopt/lab'
-import { exists, hasStackTrace, jsonLine, run, sandbox, sha256Hex, temporaryFiles } from './helpers.js'
+import { exists, hasStackTrace, jsonLine, run, sandbox, sha256Hex, temporaryFiles, servePayload } from './helpers.js'
 import type { Sandbox } from './helpers.js'
 
 /** The origin-only mode: these tests are not about peers, and it spares each run the peer stack's start. */
@@ -38,10 +38,7 @@ describe('dopt get --validate-cmd', () => {
 
   beforeEach(async () => {
     box = await sandbox()
-    data = randomBytesSeeded(SIZE, 21)
-    box.origin.setFile('/v.bin', { data })
-    url = box.origin.url('/v.bin')
-    out = join(box.dir, 'v.bin')
+    ;({ data, url, out } = servePayload(box, 'v.bin', SIZE, 21))
   })
   afterEach(async () => { await box.cleanup() })
 
