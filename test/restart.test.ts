@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createNode } from '@dopt/node'
+import { openLevelStore } from '@dopt/store'
 import { digest, digestOf, harness, temporaryFiles, until } from './helpers/harness.js'
 import type { Harness } from './helpers/harness.js'
 
@@ -78,6 +79,26 @@ describe('restart', () => {
       expect(sentAfter).toBeLessThanOrEqual(24 * MiB - saved + 2 * MiB)
     } finally {
       proc.kill('SIGKILL')
+    }
+  })
+})
+
+describe('manifests in the store', () => {
+  it('leave with their job when nothing serves them', async () => {
+    const { url } = h.serve('m.bin', 2 * MiB)
+    const job = await h.node.jobs.createJob('manifest', 'download')
+    await job.addFile(url, h.path('m.bin'))
+    await job.resume()
+    expect(await job.waitFor()).toBe('transferred')
+    const cid = job.toJSON().files[0]!.manifestCid
+    expect(cid).toMatch(/^b/)
+    await job.complete()
+    await h.node.stop()
+    const store = await openLevelStore({ location: join(h.dir, 'data', 'db') })
+    try {
+      expect(await store.getManifest(cid!)).toBeNull()
+    } finally {
+      await store.close()
     }
   })
 })

@@ -57,7 +57,10 @@ describe('peers first', () => {
     const early = await s.node('early', { peers: seed.getMultiaddrs() })
     expect((await fetchFile(early, url, s.path('early.bin'))).getProgress().bytesFromPeers).toBe(0)
     await job.complete()
-    expect(await seed.getCacheItems()).toHaveLength(1)
+    const items = await seed.getCacheItems()
+    expect(items).toHaveLength(1)
+    // The cache serves it, so its manifest stays although the job is gone.
+    expect(items[0]!.cid).toBe(job.toJSON().files[0]!.manifestCid)
   })
 
   it('rejected peer content is fetched again from the origin only, and fileTransferred fires again', async () => {

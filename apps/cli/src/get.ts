@@ -104,8 +104,12 @@ export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = proces
   process.once('SIGTERM', onSignal)
   try {
     let job = await findInterrupted(node, opts.url, opts.output)
-    if (job?.getState() === 'error' && job.getError()?.code === 'VALIDATION_FAILED') {
-      // Its content was rejected, maybe against a wrong --sha256 that this run corrects: start over.
+    const file = job?.enumFiles()[0]
+    const sameChecks = file != null && file.sha256 === (opts.sha256?.toLowerCase() ?? null) &&
+      file.pinnedManifest === (opts.manifest ?? null)
+    if (job != null && (!sameChecks || (job.getState() === 'error' && job.getError()?.code === 'VALIDATION_FAILED'))) {
+      // Other checks than the interrupted run's, or content rejected (maybe against a wrong --sha256 that this
+      // run corrects): its pieces prove nothing for this run, so start over.
       await job.cancel()
       job = null
     }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -140,5 +141,21 @@ describe('dopt get resumes an interrupted download', () => {
     })
     const { stderr } = await expectResumed(temporary, box.origin.bytesSent, box.origin.requests.length, ['--mode', 'http'])
     expect(stderr).toContain(`saved ${out}`)
+  })
+
+  it('a rerun with a different --sha256 starts a new job instead of resuming', { timeout: 60_000 }, async () => {
+    await startMidway(['--mode', 'http'])
+    first!.child.kill('SIGKILL')
+    await first!.done
+    box.origin.setFault('/big.bin', null)
+    const requestsBefore = box.origin.requests.length
+    const digest = createHash('sha256').update(data).digest('hex')
+    const second = await run([...args, '--mode', 'http', '--sha256', digest], { timeoutMs: 20_000 })
+    expect(second.code, second.stderr).toBe(0)
+    expect(second.stderr).not.toContain('resuming job')
+    expect(Buffer.compare(await readFile(out), data)).toBe(0)
+    // Started over: the first GET of the new run asks from byte 0.
+    const gets = box.origin.requests.slice(requestsBefore).filter(q => q.method === 'GET')
+    expect(rangeStart(gets[0]?.range ?? null)).toBe(0)
   })
 })

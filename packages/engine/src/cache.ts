@@ -173,6 +173,11 @@ export class SeedCache implements ContentServer {
     return bytes
   }
 
+  /** True when the cache holds the content named by this manifest CID or content key. */
+  has (key: string): boolean {
+    return this.#items.has(key)
+  }
+
   #remember (item: CacheRecord): void {
     this.#items.set(item.cid, item)
     this.#items.set(item.contentKey, item)

@@ -24,6 +24,8 @@ export interface EngineContext {
   limiterFor(priority: JobPriority): RateLimiter
   /** Something changed that may start or pre-empt transfers. */
   reschedule(): void
+  /** True when a live job other than `except` has a file with this manifest. */
+  manifestInUse(cid: string, except: JobImpl): boolean
   /** The job ended (acknowledged or cancelled): drop it from the manager. */
   forget(job: JobImpl): void
 }

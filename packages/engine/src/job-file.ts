@@ -43,6 +43,8 @@ export class JobFileImpl implements JobFile {
   get remoteName (): string { return this.record.remoteName }
   get localName (): string { return this.record.localName }
   get temporaryName (): string { return this.record.temporaryName }
+  get sha256 (): string | null { return this.record.sha256 }
+  get pinnedManifest (): string | null { return this.record.manifestPinned ? this.record.manifestCid : null }
   get validationState (): ValidationState { return this.record.validationState }
   get isDownloadedFromPeer (): boolean { return (this.fromPeer?.count ?? 0) > 0 }
 
@@ -88,7 +90,8 @@ export class JobFileImpl implements JobFile {
       bytesFromPeers: p.bytesFromPeers,
       bytesFromOrigin: p.bytesFromOrigin,
       isDownloadedFromPeer: this.isDownloadedFromPeer,
-      validationState: this.validationState
+      validationState: this.validationState,
+      manifestCid: this.record.manifestCid
     }
   }
 }

@@ -102,6 +102,13 @@ class JobEngineImpl implements JobEngine, EngineContext {
     return priority === 'foreground' ? this.#foreground : this.#background
   }
 
+  manifestInUse (cid: string, except: JobImpl): boolean {
+    for (const job of this.#jobs.values()) {
+      if (job !== except && job.files.some(f => f.record.manifestCid === cid)) return true
+    }
+    return false
+  }
+
   forget (job: JobImpl): void {
     this.#jobs.delete(job.id)
   }

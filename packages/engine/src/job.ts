@@ -289,6 +289,11 @@ export class JobImpl implements Job, FileOwner {
     await this.#setState(state)
     await this.#saving
     await this.#ctx.store.deleteJob(this.id)
+    // Manifests go with the job, except those the seeding cache serves (or another live job uses).
+    for (const cid of new Set(this.files.map(f => f.record.manifestCid))) {
+      if (cid == null || this.#ctx.cache?.has(cid) === true || this.#ctx.manifestInUse(cid, this)) continue
+      await this.#ctx.store.deleteManifest(cid)
+    }
     this.#ctx.forget(this)
   }
 

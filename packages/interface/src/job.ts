@@ -104,6 +104,10 @@ export interface JobFile {
   readonly localName: string
   /** The absolute path of the temporary file, in the same folder as `localName`. */
   readonly temporaryName: string
+  /** The expected SHA-256 (lowercase hex) given to `addFile`, or null. */
+  readonly sha256: string | null
+  /** The manifest CID pinned at `addFile`, or null. */
+  readonly pinnedManifest: string | null
   /** True if any byte of the file came from a peer. */
   readonly isDownloadedFromPeer: boolean
   /** The application's verdict, `unset` until `setValidationState` is called. */
@@ -205,6 +209,8 @@ export interface FileInfo {
   bytesFromOrigin: number
   isDownloadedFromPeer: boolean
   validationState: ValidationState
+  /** CID of the file's manifest (pinned, from peers, or built from its pieces); null until known. */
+  manifestCid: string | null
 }
 
 export interface JobInfo extends JobProgress {

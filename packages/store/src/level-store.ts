@@ -51,6 +51,7 @@ export interface Store {
   resetFile(file: FileRecord): Promise<void>
   putManifest(cid: string, bytes: Uint8Array): Promise<void>
   getManifest(cid: string): Promise<Uint8Array | null>
+  deleteManifest(cid: string): Promise<void>
   /** Adds or updates a cache item, and maps its content key to it. */
   putCacheItem(item: CacheRecord): Promise<void>
   listCacheItems(): Promise<CacheRecord[]>
@@ -178,6 +179,12 @@ class LevelStore implements Store {
   async getManifest (cid: string): Promise<Uint8Array | null> {
     return await this.#op(async db => {
       return (await db.get(keys.manifest(cid))) ?? null
+    })
+  }
+
+  async deleteManifest (cid: string): Promise<void> {
+    return await this.#op(async db => {
+      await db.del(keys.manifest(cid))
     })
   }
 
