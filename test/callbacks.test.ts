@@ -179,9 +179,11 @@ describe('typed events', () => {
     const job = await jobWith(2, 2 * MiB)
     const seen: JobEvent[] = []
     const iterate = (async () => { for await (const e of job.events()) seen.push(e) })()
-    job.addEventListener('transferred', () => { void job.complete() })
+    let completing: Promise<void> | null = null
+    job.addEventListener('transferred', () => { completing = job.complete() })
     await job.resume()
     await iterate
+    await completing
     const states = seen.filter(e => e.type === 'state').map(e => e.type === 'state' ? e.state : '')
     expect(states).toEqual(['queued', 'connecting', 'transferring', 'transferred', 'acknowledged'])
     expect(seen.filter(e => e.type === 'file-transferred')).toHaveLength(2)

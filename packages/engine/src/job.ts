@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { rename, rm, stat } from 'node:fs/promises'
 import {
   AbortedError, DEFAULT_NOTIFY_FLAGS, DoptError, InvalidArgumentError, InvalidStateError, JobEmptyError, LocalFileError,
-  NotifyFlags, OriginUnavailableError, ValidationFailedError, ValidationPendingError, toErrorInfo
+  OriginUnavailableError, ValidationFailedError, ValidationPendingError, toErrorInfo
 } from '@dopt/interface'
 import type {
   AbortOptions, AddFileOptions, ErrorInfo, Job, JobEvent, JobEventMap, JobFile, JobInfo, JobNotifyInterface,
@@ -11,6 +11,8 @@ import type {
 } from '@dopt/interface'
 import { parseCid, parseSha256Hex } from '@dopt/content'
 import type { FileRecord, JobRecord } from '@dopt/store'
+import { JobEvents } from './job-events.js'
+import { JobNotifications } from './job-notifications.js'
 import { JobFileImpl } from './job-file.js'
 import type { FileOwner } from './job-file.js'
 import { resetFile, transferFile } from './transfer.js'
@@ -29,20 +31,18 @@ export class JobImpl implements Job, FileOwner {
   readonly record: JobRecord
   readonly files: JobFileImpl[] = []
   readonly #ctx: EngineContext
-  readonly #target = new EventTarget()
-  #callbacks: JobNotifyInterface | null = null
+  readonly #events: JobEvents
+  readonly #notifications: JobNotifications
   #run: { controller: AbortController, done: Promise<void> } | null = null
   #retryTimer: NodeJS.Timeout | null = null
-  #modTimer: NodeJS.Timeout | null = null
-  #lastModification = 0
   #saving: Promise<void> = Promise.resolve()
   #completing = false
-  /** fileTransferred callbacks, one after another, all before jobTransferred. */
-  #fileNotifications: Promise<void> = Promise.resolve()
 
   constructor (ctx: EngineContext, record: JobRecord) {
     this.#ctx = ctx
     this.record = record
+    this.#events = new JobEvents(record.id, () => this.record.state, FINAL)
+    this.#notifications = new JobNotifications(this, ctx, this.#events, FINAL, async () => { await this.#save() })
   }
 
   static create (ctx: EngineContext, displayName: string, type: JobType, seq: number): JobImpl {
@@ -65,7 +65,7 @@ export class JobImpl implements Job, FileOwner {
   getError (): ErrorInfo | null { return this.record.error }
   getErrorCount (): number { return this.record.errorCount }
   getNotifyFlags (): number { return this.record.notifyFlags }
-  getNotifyInterface (): JobNotifyInterface | null { return this.#callbacks }
+  getNotifyInterface (): JobNotifyInterface | null { return this.#notifications.callbacks }
   getMinimumRetryDelay (): number { return this.record.minimumRetryDelay }
   getNoProgressTimeout (): number { return this.record.noProgressTimeout }
   enumFiles (): JobFile[] { return [...this.files] }
@@ -148,11 +148,11 @@ export class JobImpl implements Job, FileOwner {
 
   setNotifyInterface (callbacks: JobNotifyInterface | null): void {
     this.#assertNot(FINAL, 'setNotifyInterface')
-    this.#callbacks = callbacks
+    this.#notifications.callbacks = callbacks
     // An application that registers after a restart still hears what it missed (BITS re-notifies).
     if (callbacks == null) return
-    for (const f of this.files) if (f.record.completed && !f.record.transferredNotified) this.#queueFileTransferred(f)
-    if (this.record.state === 'transferred' && !this.record.transferredNotified) this.#notifyTransferred()
+    for (const f of this.files) if (f.record.completed && !f.record.transferredNotified) this.#notifications.fileTransferred(f)
+    if (this.record.state === 'transferred' && !this.record.transferredNotified) this.#notifications.jobTransferred()
   }
 
   // ---- files ------------------------------------------------------------------------------------------------
@@ -286,7 +286,7 @@ export class JobImpl implements Job, FileOwner {
   }
 
   async #end (state: 'acknowledged' | 'cancelled'): Promise<void> {
-    await this.#setState(state)
+    // The store first, the state last: whoever waits for `acknowledged` or `cancelled` may stop the node at once.
     await this.#saving
     await this.#ctx.store.deleteJob(this.id)
     // Manifests go with the job, except those the seeding cache serves (or another live job uses).
@@ -295,6 +295,7 @@ export class JobImpl implements Job, FileOwner {
       await this.#ctx.store.deleteManifest(cid)
     }
     this.#ctx.forget(this)
+    await this.#setState(state)
   }
 
   // ---- transfer (driven by the manager) ---------------------------------------------------------------------
@@ -323,7 +324,7 @@ export class JobImpl implements Job, FileOwner {
   /** Stops transferring without changing the saved state, so a restart picks the job up again. */
   async halt (): Promise<void> {
     this.#clearRetry()
-    if (this.#modTimer != null) clearTimeout(this.#modTimer)
+    this.#notifications.stop()
     await this.#stopRun()
     await this.#saving
   }
@@ -345,7 +346,7 @@ export class JobImpl implements Job, FileOwner {
         const file = this.files.find(f => !f.record.completed)
         if (file == null) {
           // Every file is here: wait for fileTransferred callbacks, which may reject a file and send us round again.
-          await this.#fileNotifications
+          await this.#notifications.filesNotified()
           if (signal.aborted || this.files.some(f => !f.record.completed)) continue
           this.record.transferCompletionTime = Date.now()
           await this.#setState('transferred')
@@ -356,10 +357,10 @@ export class JobImpl implements Job, FileOwner {
           network: this.#ctx.network, minPeerFileSize: this.#ctx.cache?.minFileSizeToCache ?? Infinity,
           limiter: this.#ctx.limiterFor(this.record.priority),
           onConnected: () => { if (this.record.state === 'connecting') void this.#setState('transferring') },
-          onPiece: () => { this.record.lastProgressTime = Date.now(); this.#modified() },
-          onReset: () => { this.#modified() }
+          onPiece: () => { this.record.lastProgressTime = Date.now(); this.#notifications.modified() },
+          onReset: () => { this.#notifications.modified() }
         })
-        this.#queueFileTransferred(file)
+        this.#notifications.fileTransferred(file)
       }
     } catch (err) {
       if (signal.aborted) return
@@ -449,21 +450,21 @@ export class JobImpl implements Job, FileOwner {
     this.record.state = state
     if (state !== 'transferred') this.record.transferredNotified = false
     await this.#save()
-    this.#emit('state', { state, previous })
-    if (error != null) this.#emit('error', error)
+    this.#events.emit('state', { state, previous })
+    if (error != null) this.#events.emit('error', error)
     if (state === 'error') {
-      this.#notify(NotifyFlags.JobError, async cb => { await cb.jobError?.(this, this.record.error!) })
+      this.#notifications.jobError()
     } else if (state === 'transferred') {
-      this.#emit('transferred', this.getProgress())
-      this.#notifyTransferred()
+      this.#events.emit('transferred', this.getProgress())
+      this.#notifications.jobTransferred()
     } else {
-      this.#modified()
+      this.#notifications.modified()
     }
   }
 
   async #changed (): Promise<void> {
     await this.#save()
-    this.#modified()
+    this.#notifications.modified()
   }
 
   /** Saves the record; saves are chained so that they land in order. */
@@ -475,119 +476,21 @@ export class JobImpl implements Job, FileOwner {
     await this.#saving
   }
 
-  #wants (flag: number): boolean {
-    const flags = this.record.notifyFlags
-    return this.#callbacks != null && (flags & NotifyFlags.Disable) === 0 && (flags & flag) !== 0
-  }
-
-  #notify (flag: number, call: (cb: JobNotifyInterface) => Promise<void>): void {
-    const cb = this.#callbacks
-    if (cb == null || !this.#wants(flag)) return
-    void this.#ctx.notifier.run(async () => { await call(cb) })
-  }
-
-  /** Progress and modifications, throttled to one per `modificationInterval`, the last one always delivered. */
-  #modified (): void {
-    if (this.#modTimer != null) return
-    const wait = Math.max(0, this.#lastModification + this.#ctx.settings.modificationInterval - Date.now())
-    this.#modTimer = setTimeout(() => {
-      this.#modTimer = null
-      this.#lastModification = Date.now()
-      if (FINAL.includes(this.record.state)) return
-      this.#emit('progress', this.getProgress())
-      this.#notify(NotifyFlags.JobModification, async cb => { await cb.jobModification?.(this) })
-    }, wait)
-  }
-
-  #queueFileTransferred (file: JobFileImpl): void {
-    this.#emit('file-transferred', { file })
-    this.#fileNotifications = this.#fileNotifications.then(async () => {
-      if (!this.#wants(NotifyFlags.FileTransferred) || !file.record.completed || file.record.transferredNotified) return
-      const cb = this.#callbacks!
-      const ok = await this.#ctx.notifier.runUntilDone(async () => { await cb.fileTransferred?.(this, file) },
-        this.#ctx.settings.callbackRetryDelay * 1000,
-        () => file.record.completed && !FINAL.includes(this.record.state) && this.#callbacks === cb)
-      if (ok && file.record.completed) {
-        file.record.transferredNotified = true
-        await this.#ctx.store.putFile(file.record)
-      }
-    }).catch(() => {}) // only a store closed by stop() fails here; the flag is saved again on the next run
-  }
-
-  #notifyTransferred (): void {
-    if (!this.#wants(NotifyFlags.JobTransferred)) return
-    const cb = this.#callbacks!
-    void this.#fileNotifications.then(async () => {
-      const ok = await this.#ctx.notifier.runUntilDone(async () => { await cb.jobTransferred?.(this) },
-        this.#ctx.settings.callbackRetryDelay * 1000,
-        () => this.record.state === 'transferred' && !this.record.transferredNotified)
-      if (ok && this.record.state === 'transferred') {
-        this.record.transferredNotified = true
-        await this.#save()
-      }
-    }).catch(() => {})
-  }
-
-  #emit<K extends keyof JobEventMap>(type: K, detail: JobEventMap[K]): void {
-    this.#target.dispatchEvent(new CustomEvent(type, { detail }))
-  }
-
-  // ---- waiting and iterating --------------------------------------------------------------------------------
+  // ---- events -----------------------------------------------------------------------------------------------
 
   addEventListener<K extends keyof JobEventMap>(type: K, listener: (event: CustomEvent<JobEventMap[K]>) => void, options?: AddEventListenerOptions): void {
-    this.#target.addEventListener(type, listener as EventListener, options)
+    this.#events.add(type, listener, options)
   }
 
   removeEventListener<K extends keyof JobEventMap>(type: K, listener: (event: CustomEvent<JobEventMap[K]>) => void): void {
-    this.#target.removeEventListener(type, listener as EventListener)
+    this.#events.remove(type, listener)
   }
 
   async waitFor (states: readonly JobState[] = SETTLED, options: AbortOptions = {}): Promise<JobState> {
-    if (states.includes(this.record.state)) return this.record.state
-    return await new Promise<JobState>((resolve, reject) => {
-      const onState = (e: CustomEvent<JobEventMap['state']>): void => {
-        if (!states.includes(e.detail.state)) return
-        cleanup()
-        resolve(e.detail.state)
-      }
-      const onAbort = (): void => { cleanup(); reject(new AbortedError(`stopped waiting for job ${this.id}`, { cause: options.signal?.reason, jobId: this.id })) }
-      const cleanup = (): void => {
-        this.removeEventListener('state', onState)
-        options.signal?.removeEventListener('abort', onAbort)
-      }
-      this.addEventListener('state', onState)
-      options.signal?.addEventListener('abort', onAbort, { once: true })
-      if (options.signal?.aborted === true) onAbort()
-    })
+    return await this.#events.waitFor(states, options)
   }
 
-  async * events (options: AbortOptions = {}): AsyncIterableIterator<JobEvent> {
-    const queue: JobEvent[] = []
-    let wake: (() => void) | null = null
-    const types: Array<keyof JobEventMap> = ['state', 'progress', 'file-transferred', 'transferred', 'error']
-    const listener = (e: Event): void => {
-      const detail = (e as CustomEvent).detail as object
-      queue.push({ type: e.type, jobId: this.id, ...detail } as JobEvent)
-      wake?.()
-    }
-    const onAbort = (): void => wake?.()
-    for (const t of types) this.#target.addEventListener(t, listener)
-    options.signal?.addEventListener('abort', onAbort)
-    try {
-      while (options.signal?.aborted !== true) {
-        const event = queue.shift()
-        if (event == null) {
-          if (FINAL.includes(this.record.state)) return
-          await new Promise<void>(resolve => { wake = resolve })
-          wake = null
-          continue
-        }
-        yield event
-        if (event.type === 'state' && FINAL.includes(event.state)) return
-      }
-    } finally {
-      for (const t of types) this.#target.removeEventListener(t, listener)
-      options.signal?.removeEventListener('abort', onAbort)
-    }
+  events (options: AbortOptions = {}): AsyncIterableIterator<JobEvent> {
+    return this.#events.iterate(options)
   }
 }

@@ -1,0 +1,116 @@
+import { NotifyFlags } from '@dopt/interface'
+import type { Job, JobNotifyInterface, JobProgress, JobState } from '@dopt/interface'
+import type { JobRecord } from '@dopt/store'
+import type { EngineContext } from './context.js'
+import type { JobEvents } from './job-events.js'
+import type { JobFileImpl } from './job-file.js'
+
+/** What the notifications need of their job. */
+export interface NotifiedJob extends Job {
+  readonly record: JobRecord
+  getProgress(): JobProgress
+}
+
+/**
+ * The BITS notification rules of one job: callbacks only with their flag (and never with Disable); `jobModification`
+ * throttled; `fileTransferred` one at a time and all before `jobTransferred`; both retried while they throw, until
+ * they return or stop being due. The node-wide limit of four callbacks at once is the context's notifier.
+ */
+export class JobNotifications {
+  readonly #job: NotifiedJob
+  readonly #ctx: EngineContext
+  readonly #events: JobEvents
+  readonly #final: readonly JobState[]
+  /** Saves the job's record (chained with its other saves). */
+  readonly #save: () => Promise<void>
+  #callbacks: JobNotifyInterface | null = null
+  #modTimer: NodeJS.Timeout | null = null
+  #lastModification = 0
+  /** fileTransferred callbacks, one after another, all before jobTransferred. */
+  #files: Promise<void> = Promise.resolve()
+
+  constructor (job: NotifiedJob, ctx: EngineContext, events: JobEvents, final: readonly JobState[], save: () => Promise<void>) {
+    this.#job = job
+    this.#ctx = ctx
+    this.#events = events
+    this.#final = final
+    this.#save = save
+  }
+
+  get callbacks (): JobNotifyInterface | null {
+    return this.#callbacks
+  }
+
+  set callbacks (callbacks: JobNotifyInterface | null) {
+    this.#callbacks = callbacks
+  }
+
+  /** Resolves once every queued fileTransferred callback has returned or been given up. */
+  async filesNotified (): Promise<void> {
+    await this.#files
+  }
+
+  stop (): void {
+    if (this.#modTimer != null) clearTimeout(this.#modTimer)
+    this.#modTimer = null
+  }
+
+  #wants (flag: number): boolean {
+    const flags = this.#job.record.notifyFlags
+    return this.#callbacks != null && (flags & NotifyFlags.Disable) === 0 && (flags & flag) !== 0
+  }
+
+  #notify (flag: number, call: (cb: JobNotifyInterface) => Promise<void>): void {
+    const cb = this.#callbacks
+    if (cb == null || !this.#wants(flag)) return
+    void this.#ctx.notifier.run(async () => { await call(cb) })
+  }
+
+  jobError (): void {
+    const error = this.#job.record.error
+    if (error != null) this.#notify(NotifyFlags.JobError, async cb => { await cb.jobError?.(this.#job, error) })
+  }
+
+  /** Progress and modifications, throttled to one per `modificationInterval`, the last one always delivered. */
+  modified (): void {
+    if (this.#modTimer != null) return
+    const wait = Math.max(0, this.#lastModification + this.#ctx.settings.modificationInterval - Date.now())
+    this.#modTimer = setTimeout(() => {
+      this.#modTimer = null
+      this.#lastModification = Date.now()
+      if (this.#final.includes(this.#job.record.state)) return
+      this.#events.emit('progress', this.#job.getProgress())
+      this.#notify(NotifyFlags.JobModification, async cb => { await cb.jobModification?.(this.#job) })
+    }, wait)
+  }
+
+  fileTransferred (file: JobFileImpl): void {
+    this.#events.emit('file-transferred', { file })
+    this.#files = this.#files.then(async () => {
+      if (!this.#wants(NotifyFlags.FileTransferred) || !file.record.completed || file.record.transferredNotified) return
+      const cb = this.#callbacks!
+      const ok = await this.#ctx.notifier.runUntilDone(async () => { await cb.fileTransferred?.(this.#job, file) },
+        this.#ctx.settings.callbackRetryDelay * 1000,
+        () => file.record.completed && !this.#final.includes(this.#job.record.state) && this.#callbacks === cb)
+      if (ok && file.record.completed) {
+        file.record.transferredNotified = true
+        await this.#ctx.store.putFile(file.record)
+      }
+    }).catch(() => {}) // only a store closed by stop() fails here; the flag is saved again on the next run
+  }
+
+  jobTransferred (): void {
+    if (!this.#wants(NotifyFlags.JobTransferred)) return
+    const cb = this.#callbacks!
+    const record = this.#job.record
+    void this.#files.then(async () => {
+      const ok = await this.#ctx.notifier.runUntilDone(async () => { await cb.jobTransferred?.(this.#job) },
+        this.#ctx.settings.callbackRetryDelay * 1000,
+        () => record.state === 'transferred' && !record.transferredNotified)
+      if (ok && record.state === 'transferred') {
+        record.transferredNotified = true
+        await this.#save()
+      }
+    }).catch(() => {})
+  }
+}
