@@ -115,3 +115,17 @@ describe('discovery', () => {
     expect(other.getPeers().find(p => p.peerId === seed.peerId)?.source).toBe('dht')
   })
 })
+
+describe('whole-file SHA-256 with peers', () => {
+  it('a correct sha256 passes when the pieces came from a peer', async () => {
+    const { url, data } = s.serve('sha.bin', 4 * MiB)
+    const seed = await s.node('seed')
+    await fetchFile(seed, url, s.path('seed.bin'))
+    const other = await s.node('other', { peers: seed.getMultiaddrs() })
+    const job = await other.jobs.createJob('sha from peers', 'download')
+    await job.addFile(url, s.path('other.bin'), { sha256: digest(data) })
+    await job.resume()
+    expect(await job.waitFor()).toBe('transferred')
+    expect(job.getProgress().bytesFromPeers).toBe(data.byteLength)
+  })
+})

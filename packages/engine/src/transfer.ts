@@ -69,8 +69,9 @@ async function attempt (ctx: TransferContext): Promise<void> {
     const resolved = await peerManifest(ctx)
     const expected = resolved?.manifest.pieceHashes ?? await expectedHashes(ctx)
     const want = file.record.sha256 == null ? null : parseSha256Hex(file.record.sha256)
-    // Hash the whole file on the way in when it streams from byte 0 in one go; else read it back at the end.
-    const whole = want != null && (file.done?.count ?? 0) === 0 ? createHash('sha256') : null
+    // Hash the whole file on the way in when it streams from the origin from byte 0 in one go; pieces from peers
+    // arrive out of order, and a resumed file has a head we did not see: those are read back at the end.
+    const whole = want != null && resolved == null && (file.done?.count ?? 0) === 0 ? createHash('sha256') : null
     const sink = new PieceSink({
       file, handle, store, settings: ctx.settings, expected, hashes, onPiece: (index, length, from) => {
         if (file.done == null) file.streamed += length
