@@ -129,3 +129,33 @@ describe('whole-file SHA-256 with peers', () => {
     expect(job.getProgress().bytesFromPeers).toBe(data.byteLength)
   })
 })
+
+describe('origin down', () => {
+  it('a job with a pinned manifest downloads from peers while the origin answers 503', async () => {
+    const { url, data } = s.serve('down.bin', 4 * MiB)
+    const seed = await s.node('seed')
+    const seeded = await fetchFile(seed, url, s.path('seed.bin'))
+    const cid = seeded.toJSON().files[0]!.manifestCid!
+    s.origin.setFault('/down.bin', { status: 503 })
+    const other = await s.node('other', { peers: seed.getMultiaddrs(), origin: { retries: 0 } })
+    const job = await other.jobs.createJob('origin down', 'download')
+    await job.addFile(url, s.path('other.bin'), { manifest: cid })
+    await job.resume()
+    expect(await job.waitFor()).toBe('transferred')
+    await job.complete()
+    expect(job.getProgress().bytesFromPeers).toBe(data.byteLength)
+    expect(await digestOf(s.path('other.bin'))).toBe(digest(data))
+  })
+
+  it('without a pinned manifest the job waits for the origin (transient error)', async () => {
+    const { url } = s.serve('wait.bin', 4 * MiB)
+    const seed = await s.node('seed')
+    await fetchFile(seed, url, s.path('seed.bin'))
+    s.origin.setFault('/wait.bin', { status: 503 })
+    const other = await s.node('other', { peers: seed.getMultiaddrs(), origin: { retries: 0 }, minimumRetryDelay: 10 })
+    const job = await other.jobs.createJob('no pin', 'download')
+    await job.addFile(url, s.path('other.bin'))
+    await job.resume()
+    expect(await job.waitFor(['transient-error', 'transferred'])).toBe('transient-error')
+  })
+})

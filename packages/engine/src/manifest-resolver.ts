@@ -38,16 +38,8 @@ export async function resolveManifest (ctx: ResolveContext): Promise<ResolvedMan
     const stored = await store.getManifest(cid)
     if (stored != null) return fits(decodeManifest(stored), file) ? { manifest: decodeManifest(stored), cid, peers: [] } : null
     if (file.record.manifestPinned) {
-      // Pinned but not here: any peer may send it, the CID proves it.
-      for await (const peer of network.findProviders(cid, { signal: ctx.signal, timeout: ctx.settings.discoveryTimeout * 1000 })) {
-        const bytes: Uint8Array | null = await network.fetchManifest(peer, cid, ctx).catch(() => null)
-        if (bytes == null || manifestCid(bytes).toString() !== cid) continue
-        const manifest = decodeManifest(bytes)
-        if (!fits(manifest, file)) return null
-        await store.putManifest(cid, bytes)
-        return { manifest, cid, peers: [peer] }
-      }
-      return null
+      const pinned = await fetchPinnedManifest(ctx)
+      return pinned != null && fits(pinned.manifest, file) ? pinned : null
     }
   }
   const key = contentKey(file.remoteName, file.record.etag, size).toString()
@@ -69,6 +61,25 @@ export async function resolveManifest (ctx: ResolveContext): Promise<ResolvedMan
     const found = manifestCid(bytes).toString()
     await store.putManifest(found, bytes)
     return { manifest, cid: found, peers: [peer] }
+  }
+  return null
+}
+
+/**
+ * The manifest the caller pinned, from the store or from any peer that has it: its bytes must hash to the CID, so
+ * whoever sends it, it is the one the caller meant. Null when nobody has it.
+ */
+export async function fetchPinnedManifest (ctx: Omit<ResolveContext, 'client'>): Promise<ResolvedManifest | null> {
+  const { file, store, network } = ctx
+  const cid = file.record.manifestCid
+  if (cid == null || !file.record.manifestPinned) return null
+  const stored = await store.getManifest(cid)
+  if (stored != null) return { manifest: decodeManifest(stored), cid, peers: [] }
+  for await (const peer of network.findProviders(cid, { signal: ctx.signal, timeout: ctx.settings.discoveryTimeout * 1000 })) {
+    const bytes: Uint8Array | null = await network.fetchManifest(peer, cid, ctx).catch(() => null)
+    if (bytes == null || manifestCid(bytes).toString() !== cid) continue
+    await store.putManifest(cid, bytes)
+    return { manifest: decodeManifest(bytes), cid, peers: [peer] }
   }
   return null
 }

@@ -3,14 +3,14 @@ import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 import { Bitfield, decodeManifest, encodeManifest, manifestCid, parseSha256Hex, equalBytes, pieceCount } from '@dopt/content'
-import { ContentChangedError, LocalFileError, OriginProtocolError, ValidationFailedError } from '@dopt/interface'
+import { ContentChangedError, LocalFileError, OriginProtocolError, OriginUnavailableError, ValidationFailedError } from '@dopt/interface'
 import type { OriginClient, RemoteInfo } from '@dopt/origin'
 import type { Store } from '@dopt/store'
 import { PieceSink } from './piece-sink.js'
 import type { JobFileImpl } from './job-file.js'
 import type { PieceOrigin, PieceRun, PieceSource } from './piece-source.js'
 import type { EngineSettings } from './settings.js'
-import { resolveManifest } from './manifest-resolver.js'
+import { fetchPinnedManifest, resolveManifest } from './manifest-resolver.js'
 import type { ResolvedManifest } from './manifest-resolver.js'
 import type { PeerNetwork } from './network.js'
 import { swarmDownload } from './swarm.js'
@@ -55,12 +55,14 @@ export async function transferFile (ctx: TransferContext): Promise<void> {
 }
 
 async function attempt (ctx: TransferContext): Promise<void> {
-  const { file, store, client, signal } = ctx
-  const info = await client.head(file.remoteName, { signal })
+  const { file, store, signal } = ctx
+  const info = await headOrPinned(ctx)
   ctx.onConnected()
-  if (changed(file, info)) await resetFile(ctx, info)
-  Object.assign(file.record, { etag: info.etag, lastModified: info.lastModified, finalUrl: info.url, acceptRanges: info.acceptRanges })
-  if (file.record.size == null && info.size != null) file.setSize(info.size)
+  if (info != null) {
+    if (changed(file, info)) await resetFile(ctx, info)
+    Object.assign(file.record, { etag: info.etag, lastModified: info.lastModified, finalUrl: info.url, acceptRanges: info.acceptRanges })
+    if (file.record.size == null && info.size != null) file.setSize(info.size)
+  }
   await store.putFile(file.record)
 
   const handle = await openTemporary(file)
@@ -114,6 +116,28 @@ async function attempt (ctx: TransferContext): Promise<void> {
   }
   file.record.completed = true
   await store.putFile(file.record)
+}
+
+/**
+ * What the origin says of the file; or, when the origin is unreachable but the caller pinned a manifest that a peer
+ * (or the store) has, null with the file sized from that manifest: its CID proves the content, so peers may serve it
+ * while the origin is down. Otherwise the origin's error stands.
+ */
+async function headOrPinned (ctx: TransferContext): Promise<RemoteInfo | null> {
+  const { file, client, signal, network } = ctx
+  try {
+    return await client.head(file.remoteName, { signal })
+  } catch (err) {
+    if (!(err instanceof OriginUnavailableError) || network == null || !file.record.manifestPinned || file.record.originOnly) throw err
+    const pinned = await fetchPinnedManifest({ file, store: ctx.store, network, settings: ctx.settings, banned: file.bannedPeers, signal })
+    if (pinned == null) throw err
+    if (file.record.size !== pinned.manifest.size || file.record.pieceSize !== pinned.manifest.pieceSize) {
+      await resetFile(ctx, null)
+      file.record.pieceSize = pinned.manifest.pieceSize
+      file.setSize(pinned.manifest.size)
+    }
+    return null
+  }
 }
 
 /** True when the origin's copy is not the one the saved pieces came from. */
