@@ -89,7 +89,8 @@ export interface GetResult {
   bytesTransferred: number
   bytesFromPeers: number
   bytesFromOrigin: number
-  files: Array<{ remoteName: string, localName: string, bytesTotal: number, bytesFromPeers: number, bytesFromOrigin: number }>
+  /** Beyond the contract: each file's manifest CID, to pin the same content on other nodes (`--manifest`). */
+  files: Array<{ remoteName: string, localName: string, bytesTotal: number, bytesFromPeers: number, bytesFromOrigin: number, manifestCid: string | null }>
   error: Pick<ErrorInfo, 'code' | 'context' | 'message'> & { httpStatus?: number } | null
 }
 
@@ -169,10 +170,10 @@ function summarize (job: Job): GetResult {
     bytesTransferred: p.bytesTransferred,
     bytesFromPeers: p.bytesFromPeers,
     bytesFromOrigin: p.bytesFromOrigin,
-    files: job.enumFiles().map(f => {
-      const fp = f.getProgress()
-      return { remoteName: f.remoteName, localName: f.localName, bytesTotal: fp.bytesTotal, bytesFromPeers: fp.bytesFromPeers, bytesFromOrigin: fp.bytesFromOrigin }
-    }),
+    files: job.toJSON().files.map(f => ({
+      remoteName: f.remoteName, localName: f.localName, bytesTotal: f.bytesTotal, bytesFromPeers: f.bytesFromPeers,
+      bytesFromOrigin: f.bytesFromOrigin, manifestCid: f.manifestCid
+    })),
     error: e == null ? null : { code: e.code, context: e.context, message: e.message, ...(e.httpStatus !== undefined ? { httpStatus: e.httpStatus } : {}) }
   }
 }

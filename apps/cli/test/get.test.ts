@@ -48,7 +48,7 @@ describe('dopt get', () => {
       bytesTransferred: SIZE,
       bytesFromPeers: 0,
       bytesFromOrigin: SIZE,
-      files: [{ remoteName: url, localName: out, bytesTotal: SIZE, bytesFromPeers: 0, bytesFromOrigin: SIZE }],
+      files: [{ remoteName: url, localName: out, bytesTotal: SIZE, bytesFromPeers: 0, bytesFromOrigin: SIZE, manifestCid: expect.stringMatching(/^b/) }],
       error: null,
       // Beyond the contract, in the default (peer) mode: where this node listened.
       peerId: expect.stringMatching(/^12D3KooW/),
