@@ -1,3 +1,5 @@
+import { OriginUnavailableError } from '@dopt/interface'
+import type { TransportSettings } from './transport.js'
 /**
  * A timer that fires after `ms` without `touch()`. Refreshing one timer costs far less than arming a new one
  * per read, which matters at hundreds of reads per second.
@@ -28,4 +30,23 @@ export class IdleTimer {
     clearTimeout(this.#timer)
     this.#timer = undefined
   }
+}
+
+/** A transport failure worth retrying (`ORIGIN_UNAVAILABLE`, context general-transport). */
+export function transportUnavailable (url: string, message: string, cause?: unknown): OriginUnavailableError {
+  return new OriginUnavailableError(message, { context: 'general-transport', url, cause })
+}
+
+/**
+ * The two deadlines of every exchange, whichever transport carries it, so both report the same errors: an idle
+ * timer (started and stopped by the transport) and a connect timer (cleared once connected).
+ */
+export function startDeadlines (url: string, settings: TransportSettings, fail: (err: OriginUnavailableError) => void): { idle: IdleTimer, connectTimer: ReturnType<typeof setTimeout> } {
+  const idle = new IdleTimer(settings.idleTimeout, () => {
+    fail(transportUnavailable(url, `no data from the origin for ${settings.idleTimeout} ms`))
+  })
+  const connectTimer = setTimeout(() => {
+    fail(transportUnavailable(url, `could not connect within ${settings.connectTimeout} ms`))
+  }, settings.connectTimeout)
+  return { idle, connectTimer }
 }

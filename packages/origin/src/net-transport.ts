@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net'
-import { AbortedError, OriginUnavailableError } from '@dopt/interface'
+import { AbortedError } from '@dopt/interface'
 import { framerFor, LengthFramer, type BodyFramer } from './body-framing.js'
-import { IdleTimer } from './idle-timer.js'
+import { startDeadlines, transportUnavailable, type IdleTimer } from './idle-timer.js'
 import { requestHead } from './request-head.js'
 import { findHeadEnd, MAX_HEAD_SIZE, parseResponseHead } from './response-head.js'
 import type { BodySink, Exchange, ExchangeRequest, Transport, TransportSettings } from './transport.js'
@@ -63,12 +63,7 @@ class NetExchange implements Exchange {
     this.#url = url.href
     this.#signal = request.signal
     this.opened = new Promise((resolve, reject) => { this.#opening = { resolve, reject } })
-    this.#idle = new IdleTimer(settings.idleTimeout, () => {
-      this.#fail(this.#unavailable(`no data from the origin for ${settings.idleTimeout} ms`))
-    })
-    this.#connectTimer = setTimeout(() => {
-      this.#fail(this.#unavailable(`could not connect within ${settings.connectTimeout} ms`))
-    }, settings.connectTimeout)
+    ;({ idle: this.#idle, connectTimer: this.#connectTimer } = startDeadlines(this.#url, settings, err => { this.#fail(err) }))
     const buffer = Buffer.allocUnsafe(request.method === 'HEAD' ? HEAD_READ_BUFFER_SIZE : READ_BUFFER_SIZE)
     this.#socket = connect({
       host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
@@ -151,7 +146,7 @@ class NetExchange implements Exchange {
 
   #keepPartialHead (bytes: Buffer): boolean {
     if (bytes.length > MAX_HEAD_SIZE) {
-      this.#fail(this.#unavailable('response head too large'))
+      this.#fail(transportUnavailable(this.#url, 'response head too large'))
       return false
     }
     this.#partialHead = bytes
@@ -210,7 +205,7 @@ class NetExchange implements Exchange {
   }
 
   readonly #onError = (err: Error): void => {
-    this.#fail(this.#unavailable(`connection failed: ${err.message}`, err))
+    this.#fail(transportUnavailable(this.#url, `connection failed: ${err.message}`, err))
   }
 
   readonly #onEnd = (): void => {
@@ -220,11 +215,11 @@ class NetExchange implements Exchange {
     if (this.#phase === 'held' || this.#held !== null) return
     if (this.#phase === 'head') {
       const where = this.#partialHead === null ? 'before the response' : 'inside the response head'
-      this.#fail(this.#unavailable(`connection closed ${where}`))
+      this.#fail(transportUnavailable(this.#url, `connection closed ${where}`))
     } else if (this.#framer.endsAtClose) {
       this.close()
     } else if (!this.#framer.finished) {
-      this.#fail(this.#unavailable('connection closed before the end of the body'))
+      this.#fail(transportUnavailable(this.#url, 'connection closed before the end of the body'))
     }
   }
 
@@ -249,7 +244,4 @@ class NetExchange implements Exchange {
     this.#socket.destroy()
   }
 
-  #unavailable (message: string, cause?: unknown): OriginUnavailableError {
-    return new OriginUnavailableError(message, { context: 'general-transport', url: this.#url, cause })
-  }
 }

@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import { AbortedError, OriginUnavailableError } from '@dopt/interface'
-import { IdleTimer } from './idle-timer.js'
+import { AbortedError } from '@dopt/interface'
+import { startDeadlines, transportUnavailable, type IdleTimer } from './idle-timer.js'
 import type { BodySink, Exchange, ExchangeRequest, Transport, TransportSettings } from './transport.js'
 
 /**
@@ -52,12 +52,7 @@ class NodeHttpExchange implements Exchange {
     this.#url = request.url.href
     this.#signal = request.signal
     this.opened = new Promise((resolve, reject) => { this.#opening = { resolve, reject } })
-    this.#idle = new IdleTimer(settings.idleTimeout, () => {
-      this.#fail(this.#unavailable(`no data from the origin for ${settings.idleTimeout} ms`))
-    })
-    this.#connectTimer = setTimeout(() => {
-      this.#fail(this.#unavailable(`could not connect within ${settings.connectTimeout} ms`))
-    }, settings.connectTimeout)
+    ;({ idle: this.#idle, connectTimer: this.#connectTimer } = startDeadlines(this.#url, settings, err => { this.#fail(err) }))
     req.on('socket', socket => {
       socket.setNoDelay(true)
       // A socket reused from the pool is connected already.
@@ -66,7 +61,7 @@ class NodeHttpExchange implements Exchange {
       socket.on('data', this.#touch)
     })
     req.on('response', this.#onResponse)
-    req.on('error', (err: Error) => { this.#fail(this.#unavailable(`connection failed: ${err.message}`, err)) })
+    req.on('error', (err: Error) => { this.#fail(transportUnavailable(this.#url, `connection failed: ${err.message}`, err)) })
     this.#signal?.addEventListener('abort', this.#onAbort)
     req.end()
   }
@@ -105,7 +100,7 @@ class NodeHttpExchange implements Exchange {
     })
     // 'end' can come while the sink still works on the last chunk: the body is only read once that settles.
     res.on('end', () => { if (!this.#sinkBusy) this.#end(res) })
-    res.on('error', (err: Error) => { this.#fail(this.#unavailable(`connection failed: ${err.message}`, err)) })
+    res.on('error', (err: Error) => { this.#fail(transportUnavailable(this.#url, `connection failed: ${err.message}`, err)) })
     res.on('close', () => { if (!res.complete) this.#end(res) })
     this.#idle.start()
     res.resume()
@@ -114,7 +109,7 @@ class NodeHttpExchange implements Exchange {
 
   #end (res: IncomingMessage): void {
     if (res.complete) this.close()
-    else this.#fail(this.#unavailable('connection closed before the end of the body'))
+    else this.#fail(transportUnavailable(this.#url, 'connection closed before the end of the body'))
   }
 
   close (): void {
@@ -168,7 +163,4 @@ class NodeHttpExchange implements Exchange {
     if (destroy) this.#req.destroy()
   }
 
-  #unavailable (message: string, cause?: unknown): OriginUnavailableError {
-    return new OriginUnavailableError(message, { context: 'general-transport', url: this.#url, cause })
-  }
 }
