@@ -10,6 +10,7 @@ import type { Harness } from './helpers/harness.js'
 
 const MiB = 1 << 20
 const child = fileURLToPath(new URL('./fixtures/download-child.mjs', import.meta.url))
+const finishChild = fileURLToPath(new URL('./fixtures/finish-child.mjs', import.meta.url))
 let h: Harness
 beforeEach(async () => { h = await harness() })
 afterEach(async () => { await h.close() })
@@ -100,5 +101,17 @@ describe('manifests in the store', () => {
     } finally {
       await store.close()
     }
+  })
+
+  it('a node that finished its jobs and stopped leaves no timer behind, so the process exits by itself', async () => {
+    const { url } = h.serve('f.bin', 2 * MiB)
+    const proc = spawn(process.execPath, [finishChild, join(h.dir, 'child-data'), url, h.path('f.bin')], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    proc.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
+    const code = await new Promise<number | null>(resolve => proc.once('exit', resolve))
+    expect(code).toBe(0)
+    const report = JSON.parse(out) as { state: string, resources: string[] }
+    expect(report.state).toBe('acknowledged')
+    expect(report.resources.filter(r => r !== 'TTYWrap' && r !== 'PipeWrap')).toEqual([])
   })
 })

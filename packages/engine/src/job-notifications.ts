@@ -73,7 +73,7 @@ export class JobNotifications {
 
   /** Progress and modifications, throttled to one per `modificationInterval`, the last one always delivered. */
   modified (): void {
-    if (this.#modTimer != null) return
+    if (this.#modTimer != null || this.#final.includes(this.#job.record.state)) return
     const wait = Math.max(0, this.#lastModification + this.#ctx.settings.modificationInterval - Date.now())
     this.#modTimer = setTimeout(() => {
       this.#modTimer = null

@@ -296,6 +296,8 @@ export class JobImpl implements Job, FileOwner {
     }
     this.#ctx.forget(this)
     await this.#setState(state)
+    // Nothing is notified after the end; a pending modification timer would keep a finished process alive.
+    this.#notifications.stop()
   }
 
   // ---- transfer (driven by the manager) ---------------------------------------------------------------------
