@@ -6,6 +6,7 @@ import type { FileHandle } from 'node:fs/promises'
 import type { JobFileImpl } from './job-file.js'
 import type { PieceOrigin, PieceSinkLike } from './piece-source.js'
 import type { EngineSettings } from './settings.js'
+import { writeAt } from './file-writer.js'
 
 export interface PieceSinkInit {
   file: JobFileImpl
@@ -121,11 +122,7 @@ export class PieceSink implements PieceSinkLike {
   async #write (bytes: Uint8Array, position: number): Promise<void> {
     const { file, handle } = this.#init
     try {
-      let written = 0
-      while (written < bytes.byteLength) {
-        const { bytesWritten } = await handle.write(bytes, written, bytes.byteLength - written, position + written)
-        written += bytesWritten
-      }
+      writeAt(handle, bytes, position)
     } catch (err) {
       throw new LocalFileError(`cannot write ${file.temporaryName}: ${(err as Error).message}`, { cause: err, context: 'local-file', path: file.temporaryName })
     }
