@@ -22,11 +22,11 @@ export interface PieceSinkInit {
 }
 
 /**
- * Checks and writes whole pieces with a fixed pool of buffers, so memory stays bounded and writes (on libuv's thread
- * pool) overlap with receiving the next pieces. Sources that hash on the way in pass the hash; other pieces are
- * hashed here, on the thread pool. Bitmaps are saved in batches: a piece
- * is marked only after its bytes are written, so a crash can lose marks (the piece is fetched again) but never
- * mark a piece that is not on disk.
+ * Checks and writes whole pieces with a fixed pool of buffers, so memory stays bounded. Writes go into the page cache
+ * on the receiving thread, in small system calls, while the piece is still in cache (see file-writer.ts for why not on
+ * a thread pool). Sources that hash on the way in pass the hash; other pieces are hashed here, on the thread pool.
+ * Bitmaps are saved in batches: a piece is marked only after its bytes are written, so a crash can lose marks (the
+ * piece is fetched again) but never mark a piece that is not on disk.
  */
 export class PieceSink implements PieceSinkLike {
   readonly #init: PieceSinkInit
