@@ -29,7 +29,7 @@ const CONFIG_KEYS = new Set([
   'dataDir', 'listen', 'peers', 'mode', 'groupId', 'maxCacheSize', 'maxCacheAge', 'minFileSizeToCache', 'uploadRate',
   'maxConcurrentUploads', 'maxConcurrentJobs', 'maxConcurrentCallbacks', 'callbackRetryDelay', 'minimumRetryDelay',
   'noProgressTimeout', 'pieceSize', 'originDelay', 'discoveryTimeout', 'peerTimeout', 'maxPeerStrikes', 'peerRequestsInFlight',
-  'foregroundDownloadRate', 'backgroundDownloadRate', 'mdns', 'piecesInFlight', 'modificationInterval', 'flushPieces',
+  'foregroundDownloadRate', 'backgroundDownloadRate', 'mdns', 'piecesInFlight', 'directWrites', 'modificationInterval', 'flushPieces',
   'flushInterval', 'maxContentRestarts', 'maxOriginRun'
 ])
 
@@ -67,7 +67,7 @@ export async function nodeConfig (values: NodeOptionValues, fallbackMode: Downlo
 }
 
 const STRING_KEYS = new Set(['dataDir', 'mode', 'groupId'])
-const BOOLEAN_KEYS = new Set(['mdns'])
+const BOOLEAN_KEYS = new Set(['mdns', 'directWrites'])
 const LIST_KEYS = new Set(['listen', 'peers'])
 
 /** Each setting must have its type: numbers >= 0, strings, or lists of strings. */

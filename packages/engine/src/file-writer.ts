@@ -1,29 +1,96 @@
-import { writeSync } from 'node:fs'
+import { constants, writeSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import type { FileHandle } from 'node:fs/promises'
 
 /**
- * Bytes per write(2) when a piece goes into its temporary file.
+ * How pieces get into their temporary file.
  *
- * Linux gives a large write a large page-cache folio. On a VM that hands freed memory back to its host
- * (virtio-balloon free page reporting, as on the machines dopt is benchmarked on), filling fresh large folios costs
- * host page faults: one 1 MiB write per piece measured 0.3 s of system time per GiB when an earlier writer had just
- * freed the memory and 2-4 s when not (every dopt round after a curl round in benchmarks/origin paid it). Writes of
- * 16 KiB (curl's size) stay on small folios and cost ~0.5 s per GiB every time.
+ * Direct I/O first (O_DIRECT): whole, aligned pieces go from the piece buffer to the disk on libuv's thread pool,
+ * with no page-cache copy. The pool thread only waits for the device, so it takes no CPU from the thread that
+ * receives and hashes, and the page cache is left to what the machine is using (a fleet machine downloading an
+ * update does not evict its working set for it). It also sidesteps a cost of VMs that hand freed memory back to
+ * their host (virtio-balloon free page reporting, as on the machines dopt is benchmarked on): filling page-cache
+ * pages in such fresh memory measured 2-5 s of system time per GiB, against ~0.3 s for the same writes when the
+ * memory had just been freed by an earlier writer (benchmarks/origin; docs/benchmarks.md).
+ *
+ * Buffered writes otherwise: on file systems without O_DIRECT (tmpfs, some FUSE), for pieces that are not whole
+ * multiples of the alignment (the last piece of a file, odd piece sizes), and for the rest of a file after a direct
+ * write fails with EINVAL. They run on the calling thread, in 16 KiB system calls: the piece is still in this core's
+ * cache (handing it to another thread measured 1.5-2x the CPU per GiB on 2 cores), and small writes keep to small
+ * page-cache folios, which cost less than large ones in fresh memory.
  */
 export const WRITE_CHUNK = 16 * 1024
+/** Offset, length and memory alignment for direct I/O (the largest logical block size in common use). */
+export const DIRECT_ALIGN = 4096
+const WASM_PAGE = 64 * 1024
 
 /**
- * Writes all of `bytes` at `position` of the open file `handle`, on the calling thread.
- *
- * Synchronous on purpose: the piece was just received and hashed on this thread, so it is still in this core's
- * cache; handing it to another thread (libuv's pool, or a worker of our own) measured 1.5-2x the CPU per GiB on
- * 2-core machines, where the receiving thread, the writing thread and the local origin or peer then compete for two
- * cores and the piece crosses between them. A page-cache write of 1 MiB blocks the event loop for about half a
- * millisecond.
+ * `count` piece buffers of `size` bytes, page-aligned so they can be written with direct I/O. Node offers no aligned
+ * allocation, but a WebAssembly memory starts on a page boundary; a wrong guess only costs the direct path (the
+ * first direct write fails with EINVAL and the file goes on buffered).
  */
-export function writeAt (handle: FileHandle, bytes: Uint8Array, position: number): void {
+export function allocatePieceBuffers (count: number, size: number): Buffer[] {
+  if (count > 0) {
+    try {
+      const pages = Math.ceil((count * size) / WASM_PAGE)
+      const memory = new WebAssembly.Memory({ initial: pages, maximum: pages })
+      return Array.from({ length: count }, (_, i) => Buffer.from(memory.buffer, i * size, size))
+    } catch {
+      // No room for a WebAssembly memory (a small address-space limit): plain buffers, written buffered.
+    }
+  }
+  return Array.from({ length: count }, () => Buffer.allocUnsafe(size))
+}
+
+/** Writes all of `bytes` at `position` through the page cache, on the calling thread, in WRITE_CHUNK calls. */
+export function writeBuffered (handle: FileHandle, bytes: Uint8Array, position: number): void {
   let written = 0
   while (written < bytes.byteLength) {
     written += writeSync(handle.fd, bytes, written, Math.min(WRITE_CHUNK, bytes.byteLength - written), position + written)
+  }
+}
+
+/** The writes of one transfer into its temporary file: direct where it can, buffered where it must. */
+export class PieceWriter {
+  readonly #handle: FileHandle
+  #direct: Promise<FileHandle | null>
+  /** Bytes written each way, for tests and diagnostics. */
+  readonly written = { direct: 0, buffered: 0 }
+
+  /** `handle` is the transfer's own (buffered) handle of `path`; a second, direct one is opened when `direct`. */
+  constructor (handle: FileHandle, path: string, direct: boolean) {
+    this.#handle = handle
+    const flag = (constants as Record<string, number | undefined>).O_DIRECT
+    this.#direct = direct && flag !== undefined
+      ? open(path, constants.O_WRONLY | flag).catch(() => null) // EINVAL: no direct I/O on this file system
+      : Promise.resolve(null)
+  }
+
+  async write (bytes: Uint8Array, position: number): Promise<void> {
+    const direct = await this.#direct
+    if (direct != null && position % DIRECT_ALIGN === 0 && bytes.byteLength % DIRECT_ALIGN === 0) {
+      try {
+        let written = 0
+        while (written < bytes.byteLength) {
+          const { bytesWritten } = await direct.write(bytes, written, bytes.byteLength - written, position + written)
+          written += bytesWritten
+        }
+        this.written.direct += bytes.byteLength
+        return
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
+        // Misaligned memory, or a file system that opens O_DIRECT but refuses it: buffered from now on.
+        this.#direct = Promise.resolve(null)
+        await direct.close().catch(() => {})
+      }
+    }
+    writeBuffered(this.#handle, bytes, position)
+    this.written.buffered += bytes.byteLength
+  }
+
+  async close (): Promise<void> {
+    const direct = await this.#direct
+    this.#direct = Promise.resolve(null)
+    await direct?.close()
   }
 }

@@ -6,7 +6,7 @@ import type { FileHandle } from 'node:fs/promises'
 import type { JobFileImpl } from './job-file.js'
 import type { PieceOrigin, PieceSinkLike } from './piece-source.js'
 import type { EngineSettings } from './settings.js'
-import { writeAt } from './file-writer.js'
+import { PieceWriter, allocatePieceBuffers } from './file-writer.js'
 
 export interface PieceSinkInit {
   file: JobFileImpl
@@ -22,9 +22,9 @@ export interface PieceSinkInit {
 }
 
 /**
- * Checks and writes whole pieces with a fixed pool of buffers, so memory stays bounded. Writes go into the page cache
- * on the receiving thread, in small system calls, while the piece is still in cache (see file-writer.ts for why not on
- * a thread pool). Sources that hash on the way in pass the hash; other pieces are hashed here, on the thread pool.
+ * Checks and writes whole pieces with a fixed pool of buffers, so memory stays bounded. Writes bypass the page cache
+ * where the file system allows, else go into it from the receiving thread (file-writer.ts says why). Sources that hash on the way in pass the hash; other pieces are hashed here,
+ * on the thread pool.
  * Bitmaps are saved in batches: a piece is marked only after its bytes are written, so a crash can lose marks (the
  * piece is fetched again) but never mark a piece that is not on disk.
  */
@@ -38,11 +38,18 @@ export class PieceSink implements PieceSinkLike {
   #unsaved = 0
   #flushTimer: NodeJS.Timeout | null = null
   #flushing: Promise<void> = Promise.resolve()
-  #writing: Promise<void> = Promise.resolve()
+  readonly #writer: PieceWriter
 
   constructor (init: PieceSinkInit) {
     this.#init = init
-    for (let i = 0; i < init.settings.piecesInFlight; i++) this.#free.push(Buffer.allocUnsafe(init.file.record.pieceSize))
+    const { settings, file } = init
+    this.#free.push(...allocatePieceBuffers(settings.piecesInFlight, file.record.pieceSize))
+    this.#writer = new PieceWriter(init.handle, file.temporaryName, settings.directWrites)
+  }
+
+  /** Bytes written with direct I/O and through the page cache. */
+  get written (): { direct: number, buffered: number } {
+    return { ...this.#writer.written }
   }
 
   /** The first error of a piece (a failed write or a hash mismatch), or null. */
@@ -100,11 +107,10 @@ export class PieceSink implements PieceSinkLike {
     }
     // Two sources may race for a piece at the end (endgame): the first one written wins.
     if (file.done?.get(index) === true) return
-    // One write at a time, in the order pieces were accepted: parallel writes to one file only contend for its
-    // lock in the kernel, and in-order writes keep the file's extents sequential.
-    const write = this.#writing.then(async () => { await this.#write(bytes, index * file.record.pieceSize) })
-    this.#writing = write.catch(() => {})
-    await write
+    // Started in the order pieces were accepted. Buffered writes are synchronous, so one at a time; direct writes
+    // overlap on the thread pool, so the next one starts as soon as the device takes it, not after a round trip
+    // through this (busy) thread.
+    await this.#write(bytes, index * file.record.pieceSize)
     if (file.done?.get(index) === true) return
     file.done?.set(index)
     file.fromPeer?.set(index, from === 'peer')
@@ -120,9 +126,9 @@ export class PieceSink implements PieceSinkLike {
   }
 
   async #write (bytes: Uint8Array, position: number): Promise<void> {
-    const { file, handle } = this.#init
+    const { file } = this.#init
     try {
-      writeAt(handle, bytes, position)
+      await this.#writer.write(bytes, position)
     } catch (err) {
       throw new LocalFileError(`cannot write ${file.temporaryName}: ${(err as Error).message}`, { cause: err, context: 'local-file', path: file.temporaryName })
     }
@@ -149,6 +155,7 @@ export class PieceSink implements PieceSinkLike {
   /** Drains, saves and stops the timer, whatever happened; rethrows the first error of the pieces, if any. */
   async close (): Promise<void> {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight])
+    await this.#writer.close()
     await this.flush()
     this.#throwIfFailed()
   }

@@ -39,6 +39,11 @@ export interface EngineInit {
   maxOriginRun?: number
   /** Download limit for foreground jobs, bytes per second, origin and peers together; 0 for none. @default 0 */
   foregroundDownloadRate?: number
+  /**
+   * Write pieces with direct I/O (O_DIRECT) where the file system supports it, bypassing the page cache; buffered
+   * writes otherwise. @default true
+   */
+  directWrites?: boolean
   /** Download limit for all other jobs together, bytes per second; 0 for none. @default 0 */
   backgroundDownloadRate?: number
 }
@@ -65,6 +70,7 @@ export function engineSettings (init: EngineInit = {}): EngineSettings {
     maxPeerStrikes: init.maxPeerStrikes ?? 3,
     maxOriginRun: init.maxOriginRun ?? 16,
     foregroundDownloadRate: init.foregroundDownloadRate ?? 0,
-    backgroundDownloadRate: init.backgroundDownloadRate ?? 0
+    backgroundDownloadRate: init.backgroundDownloadRate ?? 0,
+    directWrites: init.directWrites ?? true
   }
 }
