@@ -1,4 +1,3 @@
-import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
@@ -8,6 +7,7 @@ import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { InvalidArgumentError } from '@dopt/interface'
+import { doptNoise } from './encryption.js'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Libp2p, PeerDiscovery, PeerInfo as Libp2pPeerInfo, PrivateKey } from '@libp2p/interface'
@@ -87,7 +87,7 @@ export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
     privateKey: config.privateKey,
     addresses: { listen: config.listen },
     transports: [tcp()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [doptNoise()],
     // yamux defaults: larger windows (4-64 MiB) and messages measured no faster here (benchmarks/peer, STACK-NOTES),
     // and the piece protocol never pauses a stream, so the read-buffer limit is not at risk.
     streamMuxers: [yamux()],

@@ -1,0 +1,118 @@
+import '../src/polyfill.js'
+import { createHash, randomBytes } from 'node:crypto'
+import { connect, createServer } from 'node:net'
+import type { AddressInfo, Server } from 'node:net'
+import { multiaddr } from '@multiformats/multiaddr'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { afterEach, describe, expect, it } from 'vitest'
+import { doptNoise } from '../src/encryption.js'
+import type { ConnectionEncrypter, Libp2p, Stream } from '@libp2p/interface'
+
+const ECHO = '/dopt-test/echo/1.0.0'
+const started: Libp2p[] = []
+const servers: Server[] = []
+afterEach(async () => {
+  await Promise.all(started.splice(0).map(async n => { await n.stop() }))
+  for (const s of servers.splice(0)) s.close()
+})
+
+/**
+ * A TCP proxy to `port` on 127.0.0.1 that flips one bit of the byte at offset `at` of what the dialer sends (after
+ * the handshake: the handshake is a few hundred bytes).
+ */
+async function corruptingProxy (port: number, at: number): Promise<number> {
+  const server = createServer(client => {
+    const upstream = connect(port, '127.0.0.1')
+    let seen = 0
+    client.on('data', (chunk: Buffer) => {
+      if (seen <= at && at < seen + chunk.byteLength) chunk[at - seen] = (chunk[at - seen] ?? 0) ^ 0x01
+      seen += chunk.byteLength
+      upstream.write(chunk)
+    })
+    upstream.pipe(client)
+    client.on('error', () => upstream.destroy())
+    upstream.on('error', () => client.destroy())
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => client.destroy())
+  })
+  servers.push(server)
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return (server.address() as AddressInfo).port
+}
+
+async function start (encrypter: unknown): Promise<Libp2p> {
+  const node = await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [encrypter as (components: unknown) => ConnectionEncrypter],
+    streamMuxers: [yamux()]
+  })
+  started.push(node)
+  // Echoes every byte back, then closes its side.
+  await node.handle(ECHO, async (stream: Stream) => {
+    for await (const chunk of stream) {
+      if (!stream.send(chunk.subarray())) await drained(stream)
+    }
+    await stream.close()
+  })
+  return node
+}
+
+/** Sends `data` over an echo stream from `a` to `b` and returns what came back. */
+async function roundTrip (a: Libp2p, b: Libp2p, data: Uint8Array, via = b.getMultiaddrs()[0]!): Promise<Buffer> {
+  const stream = await a.dialProtocol(via, ECHO)
+  const back: Buffer[] = []
+  const reading = (async () => { for await (const chunk of stream) back.push(Buffer.from(chunk.subarray())) })()
+  // Uneven writes, so noise messages straddle socket reads and sends of every size occur (1 byte .. 1 MiB).
+  for (let off = 0, step = 1; off < data.byteLength; off += step, step = Math.min(step * 7 + 3, 1 << 20)) {
+    if (!stream.send(data.subarray(off, off + step))) await drained(stream)
+  }
+  await stream.close()
+  await reading
+  return Buffer.concat(back)
+}
+
+/** Resolves when `stream` can take more, or has closed (a closed stream never drains). */
+async function drained (stream: Stream): Promise<void> {
+  if (stream.status !== 'open') throw new Error(`stream ${stream.status}`)
+  await new Promise(resolve => {
+    stream.addEventListener('drain', resolve, { once: true })
+    stream.addEventListener('close', resolve, { once: true })
+  })
+}
+
+const digest = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+describe('doptNoise', () => {
+  it('carries data both ways between two dopt nodes', async () => {
+    const [a, b] = [await start(doptNoise()), await start(doptNoise())]
+    const data = randomBytes(3 * (1 << 20) + 12345)
+    expect(digest(await roundTrip(a, b, data))).toBe(digest(data))
+  })
+
+  it('speaks the noise wire format: a dopt node and a stock libp2p noise node understand each other, both ways', async () => {
+    const dopt = await start(doptNoise())
+    const stock = await start(noise())
+    const data = randomBytes(2 * (1 << 20) + 777)
+    expect(digest(await roundTrip(dopt, stock, data))).toBe(digest(data))
+    expect(digest(await roundTrip(stock, dopt, data))).toBe(digest(data))
+    const [conn] = dopt.getConnections(stock.peerId)
+    expect(conn?.encryption).toBe('/noise')
+  })
+
+  it('drops the connection when a byte is changed on the wire, and delivers nothing of the bad message', async () => {
+    const [a, b] = [await start(doptNoise()), await start(doptNoise())]
+    const port = Number(b.getMultiaddrs()[0]!.toString().split('/')[4])
+    const proxied = multiaddr(`/ip4/127.0.0.1/tcp/${await corruptingProxy(port, 200_000)}/p2p/${b.peerId.toString()}`)
+    const data = randomBytes(1 << 20)
+    const outcome = await roundTrip(a, b, data, proxied).then(back => back, (err: Error) => err)
+    // Either the stream fails, or (if the reset wins the race with the close) it ends short: never with bad bytes.
+    if (outcome instanceof Error) expect(outcome.name).not.toBe('')
+    else expect(outcome.byteLength).toBeLessThan(data.byteLength)
+    if (!(outcome instanceof Error)) expect(digest(outcome)).toBe(digest(data.subarray(0, outcome.byteLength)))
+    expect(a.getConnections(b.peerId)).toHaveLength(0)
+  })
+})
