@@ -215,10 +215,13 @@ ${perRound}
 
 </details>
 
-The machines are shared and noisy: compare the ratio, not the absolute numbers. On these VMs the system time of
-writing 1 GiB into the page cache swings 0.7–4.7 s from one run to the next for the same program (the same
-\`dopt get\` was seen at 0.7 and 4.7 s of system time; consecutive writers alternate fast and slow), which is why
-the best runs are shown beside the medians.`
+The machines are shared and noisy: compare the ratio, not the absolute numbers; repeated runs of this benchmark
+have read 0.84–0.91x. dopt writes whole pieces with O_DIRECT (no page cache; the data is on the disk when it
+exits), curl through the page cache. On these VMs, filling page cache in memory the host has taken back (virtio-balloon
+free page reporting) costs 2–5 s of system time per GiB for large writes; curl's 16 KiB writes mostly escape it, and
+dopt's direct writes avoid it (docs/architecture.md, "Writing pieces"). What is left between dopt and curl: SHA-256
+of every byte on the receiving thread (~0.9 s/GiB here, on a core the origin server also needs) and ~0.2 s of
+start-up (Node and module loading; curl starts in 10 ms).`
   await writeSection(opts.out, SECTION, body)
   process.stderr.write(`origin bench: wrote ${opts.out}\n`)
 }

@@ -376,9 +376,16 @@ ratios within one run). None moved the ratio beyond the noise (0.30–0.35x), so
 | \`--max-semi-space-size=128 --initial-old-space-size=512\` | 0.33 |
 | + \`--single-threaded\` | 0.33 |
 
-Not reachable by configuration: yamux window/message sizes, TCP cork in @libp2p/tcp, noise's extra copy (STACK-NOTES:
-the last two are worth +15–30% but need code changes in packages/p2p or the dependencies); \`createP2P\` exposes none
-of them.
+Code changes since: dopt's own noise transport stream (packages/p2p/src/encryption.ts, same wire format: one write
+per send, no gathering copy before decryption) took 15% of the receiver's CPU per GiB and 9% of the sender's
+(p2p/raw 0.32x -> 0.34x in one run, 512 MiB). What remains is spread thin: chacha20-poly1305 through node:crypto at
+~0.8 CPU-s/GiB per side (a cipher object per 64 KiB noise message), SHA-256, yamux framing and window updates,
+event dispatch and GC; on two cores shared by both ends, throughput is two cores divided by CPU per byte, and libp2p
+needs ~3x raw's.
+
+The product path (\`node\`): the getter runs as shipped, without the heap flags above; with
+\`NODE_OPTIONS="--max-semi-space-size=64 --initial-old-space-size=256"\` it measured 85 MB/s against 74–79 (512 MiB, 2
+rounds), and 16 requests in flight per peer instead of 8 changed nothing.
 
 `
 
