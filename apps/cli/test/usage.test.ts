@@ -161,3 +161,20 @@ describe.concurrent('usage and bad input: exit 2, one-line message, no stack tra
     expect(r.stdout).toMatch(/Exit codes/)
   })
 })
+
+describe('the installed command', () => {
+  it('npm links the committed bin/dopt.js, which runs the built CLI (a fresh clone links bins before building)', async () => {
+    const { execFile } = await import('node:child_process')
+    const { readFile } = await import('node:fs/promises')
+    const { fileURLToPath } = await import('node:url')
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { bin: Record<string, string> }
+    expect(pkg.bin.dopt).toBe('./bin/dopt.js')
+    const shim = fileURLToPath(new URL('../bin/dopt.js', import.meta.url))
+    // Run it as npm's link does: as an executable, through its #! line.
+    const out = await new Promise<{ code: number, stdout: string }>((resolve) => {
+      execFile(shim, ['help'], (err, stdout) => { resolve({ code: err == null ? 0 : Number((err as { code?: number }).code ?? 1), stdout }) })
+    })
+    expect(out.code).toBe(0)
+    expect(out.stdout).toMatch(/dopt get/)
+  })
+})
