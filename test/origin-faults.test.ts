@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { randomBytesSeeded } from '@dopt/lab'
 import { digest, digestOf, harness, startJob } from './helpers/harness.js'
 import type { Harness } from './helpers/harness.js'
 
@@ -46,7 +47,8 @@ describe('origin faults', () => {
     const { state, job } = await download('s.bin')
     expect(state).toBe('error')
     expect(job.getError()).toMatchObject({ code: 'HTTP_STATUS', context: 'remote-file', httpStatus: status })
-    expect(h.origin.requests.length).toBe(1)
+    // No retries. A 403 to HEAD gets one ranged GET (signed URLs refuse HEAD alone); its 403 is final.
+    expect(h.origin.requests.map(r => r.method)).toEqual(status === 403 ? ['HEAD', 'GET'] : ['HEAD'])
   })
 
   it('takes a transient error on 503, retries after the delay, and errs after the no-progress timeout', async () => {
@@ -95,6 +97,16 @@ describe('origin faults', () => {
     expect(await digestOf(h.path('k.bin'))).toBe(digest(data))
     // The size was learnt from the body's end, not from any header.
     expect(h.origin.requests.every(r => r.status === 200 || r.status === 405)).toBe(true)
+  })
+
+  it('downloads from a URL that refuses HEAD with 403, as S3 presigned GET URLs do', async () => {
+    const data = randomBytesSeeded(3 * MiB + 5, 7)
+    h.origin.setFile('/signed.bin', { data, headStatus: 403 })
+    const { state, job } = await download('signed.bin')
+    expect(state).toBe('transferred')
+    expect(job.getProgress().bytesTotal).toBe(data.byteLength)
+    expect(await digestOf(h.path('signed.bin'))).toBe(digest(data))
+    expect(h.origin.requests.find(r => r.method === 'HEAD')?.status).toBe(403)
   })
 
   it('follows redirects', async () => {

@@ -195,6 +195,10 @@ class OriginServer implements Origin {
       emptyResponse(res, log, 405, { allow })
       return
     }
+    if (log.method === 'HEAD' && route.file.headStatus !== undefined) {
+      emptyResponse(res, log, route.file.headStatus)
+      return
+    }
 
     const rep = await represent(route)
     const ranges = route.file.ranges !== false

@@ -12,6 +12,8 @@ export interface OriginFile {
   ranges?: boolean
   /** Answer HEAD requests (else 405). @default true */
   head?: boolean
+  /** Answer HEAD requests with this status and no body, as S3 presigned GET URLs do (403). */
+  headStatus?: number
   /** Send the body with chunked transfer encoding and no Content-Length. @default false */
   chunked?: boolean
 }

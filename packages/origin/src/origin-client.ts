@@ -94,7 +94,9 @@ export class DefaultOriginClient implements OriginClient {
     const { exchange, url: final } = await this.#open(url, 'HEAD', {}, signal)
     exchange.close()
     const { status, headers } = exchange
-    if (status === 405 || status === 501) return await this.#probe(url, signal)
+    // 405/501: no HEAD here. 403: URLs signed for one method (S3 and CloudFront presigned GETs) refuse HEAD; the
+    // probe's own answer decides (a 403 to the GET too is the real refusal).
+    if (status === 405 || status === 501 || status === 403) return await this.#probe(url, signal)
     if (status < 200 || status > 299) throw statusError(status, final)
     const info = remoteInfo(final, headers, sizeOfFull(headers), false)
     if (info.size !== null) return info

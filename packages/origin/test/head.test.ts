@@ -30,7 +30,7 @@ describe('head', () => {
     })
   })
 
-  for (const status of [405, 501]) {
+  for (const status of [405, 501, 403]) {
     it(`falls back to a 1-byte ranged GET when HEAD gets ${status}`, async () => {
       const serve = serveBytes(randomBody(5000))
       await withServer((req, res) => {
@@ -43,6 +43,13 @@ describe('head', () => {
       })
     })
   }
+
+  it('fails with 403 when the ranged GET after a HEAD 403 is refused too', async () => {
+    await withServer((_req, res) => { res.writeHead(403).end() }, async ({ url, requests }) => {
+      await expect(client.head(url)).rejects.toMatchObject({ code: 'HTTP_STATUS', httpStatus: 403 })
+      expect(requests.map(r => r.method)).toEqual(['HEAD', 'GET'])
+    })
+  })
 
   it('falls back to a ranged GET when HEAD gives no size', async () => {
     await withServer((req, res) => {
