@@ -50,6 +50,24 @@ describe('bad input gets a clear error with a stable code', () => {
     await rejectsWith(h.node.jobs.getJob(''), 'JOB_NOT_FOUND')
   })
 
+  it('an aborted signal: ABORTED, and the call changes nothing', async () => {
+    const signal = AbortSignal.abort(new Error('user gave up'))
+    await rejectsWith(h.node.jobs.createJob('never', 'download', { signal }), 'ABORTED')
+    expect(await h.node.jobs.enumJobs()).toHaveLength(0)
+    const { url } = h.serve('a.bin', 1000)
+    const job = await h.node.jobs.createJob('aborts', 'download')
+    await rejectsWith(job.addFile(url, h.path('a.bin'), { signal }), 'ABORTED')
+    expect(job.enumFiles()).toHaveLength(0)
+    await job.addFile(url, h.path('a.bin'))
+    await rejectsWith(job.resume({ signal }), 'ABORTED')
+    expect(job.getState()).toBe('suspended')
+    await rejectsWith(job.cancel({ signal }), 'ABORTED')
+    await rejectsWith(job.complete({ signal }), 'ABORTED')
+    await rejectsWith(job.suspend({ signal }), 'ABORTED')
+    expect(job.getState()).toBe('suspended')
+    await rejectsWith(job.waitFor(['transferred'], { signal }), 'ABORTED')
+  })
+
   it('sha256, manifest CID, priority, retry settings', async () => {
     const job = await h.node.jobs.createJob('options', 'download')
     const url = h.serve('o.bin', 10).url

@@ -10,7 +10,7 @@ import { RateLimiter } from './rate-limiter.js'
 import { engineSettings } from './settings.js'
 import type { EngineContext } from './context.js'
 import type { EngineInit, EngineSettings } from './settings.js'
-import { checkDisplayName } from './validate.js'
+import { checkDisplayName, checkNotAborted } from './validate.js'
 import type { SeedCache } from './cache.js'
 import type { PeerNetwork } from './network.js'
 
@@ -78,7 +78,8 @@ class JobEngineImpl implements JobEngine, EngineContext {
     this.reschedule()
   }
 
-  async createJob (displayName: string, type: JobType = 'download', _options: AbortOptions = {}): Promise<Job> {
+  async createJob (displayName: string, type: JobType = 'download', options: AbortOptions = {}): Promise<Job> {
+    checkNotAborted(options, 'createJob')
     this.#assertRunning()
     checkDisplayName(displayName)
     if (type !== 'download') throw new InvalidArgumentError(`job type must be "download", not "${String(type)}"`)

@@ -16,7 +16,7 @@ import { JobNotifications } from './job-notifications.js'
 import { JobFileImpl } from './job-file.js'
 import type { FileOwner } from './job-file.js'
 import { resetFile, transferFile } from './transfer.js'
-import { checkDescription, checkDisplayName, checkLocalPath, checkPriority, checkSeconds, checkUrl } from './validate.js'
+import { checkDescription, checkDisplayName, checkLocalPath, checkNotAborted, checkPriority, checkSeconds, checkUrl } from './validate.js'
 import type { EngineContext } from './context.js'
 
 const FINAL: readonly JobState[] = ['acknowledged', 'cancelled']
@@ -158,6 +158,7 @@ export class JobImpl implements Job, FileOwner {
   // ---- files ------------------------------------------------------------------------------------------------
 
   async addFile (url: string, localPath: string, options: AddFileOptions = {}): Promise<JobFile> {
+    checkNotAborted(options, `addFile to job ${this.id}`, { jobId: this.id })
     this.#assertNot(['transferred', ...FINAL], 'addFile')
     const remoteName = checkUrl(url)
     const localName = await checkLocalPath(localPath)
@@ -225,7 +226,8 @@ export class JobImpl implements Job, FileOwner {
 
   // ---- life cycle -------------------------------------------------------------------------------------------
 
-  async resume (_options: AbortOptions = {}): Promise<void> {
+  async resume (options: AbortOptions = {}): Promise<void> {
+    checkNotAborted(options, `resume of job ${this.id}`, { jobId: this.id })
     this.#assertNot(FINAL, 'resume')
     if (this.files.length === 0) throw new JobEmptyError(`job ${this.id} has no files`, { jobId: this.id })
     const s = this.record.state
@@ -237,7 +239,8 @@ export class JobImpl implements Job, FileOwner {
     this.#ctx.reschedule()
   }
 
-  async suspend (_options: AbortOptions = {}): Promise<void> {
+  async suspend (options: AbortOptions = {}): Promise<void> {
+    checkNotAborted(options, `suspend of job ${this.id}`, { jobId: this.id })
     this.#assertNot(['transferred', ...FINAL], 'suspend')
     if (this.record.state === 'suspended') return
     this.#clearRetry()
@@ -245,7 +248,8 @@ export class JobImpl implements Job, FileOwner {
     await this.#setState('suspended')
   }
 
-  async cancel (_options: AbortOptions = {}): Promise<void> {
+  async cancel (options: AbortOptions = {}): Promise<void> {
+    checkNotAborted(options, `cancel of job ${this.id}`, { jobId: this.id })
     this.#assertNot(FINAL, 'cancel')
     this.#clearRetry()
     await this.#stopRun()
@@ -253,7 +257,8 @@ export class JobImpl implements Job, FileOwner {
     await this.#end('cancelled')
   }
 
-  async complete (_options: AbortOptions = {}): Promise<void> {
+  async complete (options: AbortOptions = {}): Promise<void> {
+    checkNotAborted(options, `complete of job ${this.id}`, { jobId: this.id })
     this.#assertNot(FINAL, 'complete')
     if (this.#completing) throw new InvalidStateError(`job ${this.id} is already being completed`, { jobId: this.id })
     this.#completing = true

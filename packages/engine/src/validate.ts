@@ -1,12 +1,22 @@
 import { open, rm, stat } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
-import { InvalidArgumentError, InvalidPathError, InvalidUrlError, JOB_PRIORITIES } from '@dopt/interface'
-import type { JobPriority } from '@dopt/interface'
+import { AbortedError, InvalidArgumentError, InvalidPathError, InvalidUrlError, JOB_PRIORITIES } from '@dopt/interface'
+import type { AbortOptions, JobPriority } from '@dopt/interface'
 
 /** BITS limits display names to 256 characters. */
 export const MAX_DISPLAY_NAME = 256
 export const MAX_DESCRIPTION = 1024
+
+/**
+ * Refuses to start `what` under an aborted signal (ABORTED, nothing changed). Job calls are short local operations
+ * (store writes, state changes), so the signal is checked when they start; the waits (`waitFor`, `events`) follow
+ * it throughout.
+ */
+export function checkNotAborted (options: AbortOptions | undefined, what: string, context: Record<string, unknown> = {}): void {
+  const signal = options?.signal
+  if (signal?.aborted === true) throw new AbortedError(`${what} aborted`, { ...context, cause: signal.reason })
+}
 
 export function checkDisplayName (name: unknown): string {
   if (typeof name !== 'string' || name.trim() === '') {
