@@ -23,6 +23,16 @@ describe('origin faults', () => {
     expect(await digestOf(h.path('r.bin'))).toBe(digest(data))
   })
 
+  it('waits as long as a 503 Retry-After asks, then succeeds', async () => {
+    const { data } = h.serve('ra.bin', MiB)
+    h.origin.setFault('/ra.bin', { failTimes: 1, failStatus: 503, retryAfter: '1' })
+    expect((await download('ra.bin')).state).toBe('transferred')
+    expect(await digestOf(h.path('ra.bin'))).toBe(digest(data))
+    const gets = h.origin.requests.filter(r => r.method === 'GET')
+    expect(gets.map(r => r.status)).toEqual([503, 206])
+    expect(gets[1]!.time - gets[0]!.time).toBeGreaterThanOrEqual(950)
+  })
+
   it('resumes a truncated body with a range request', async () => {
     const { data } = h.serve('t.bin', 5 * MiB + 100)
     h.origin.setFault('/t.bin', { truncateAfter: 2 * MiB + 7, truncateTimes: 2 })

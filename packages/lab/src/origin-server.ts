@@ -134,6 +134,7 @@ class OriginServer implements Origin {
       path: normalizePath(new URL(req.url ?? '/', 'http://origin').pathname),
       range: headerOf(req, 'range'),
       ifRange: headerOf(req, 'if-range'),
+      time: Date.now(),
       status: 0,
       bytesSent: 0
     }
@@ -171,13 +172,14 @@ class OriginServer implements Origin {
     }
 
     const isGet = log.method === 'GET'
+    const retryAfter = fault.retryAfter === undefined ? {} : { 'retry-after': fault.retryAfter }
     if (fault.status !== undefined) {
-      emptyResponse(res, log, fault.status)
+      emptyResponse(res, log, fault.status, retryAfter)
       return
     }
     if (isGet && faultState !== undefined && faultState.failed < (fault.failTimes ?? 0)) {
       faultState.failed++
-      emptyResponse(res, log, fault.failStatus ?? 500)
+      emptyResponse(res, log, fault.failStatus ?? 500, retryAfter)
       return
     }
 

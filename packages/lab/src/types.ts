@@ -26,6 +26,8 @@ export interface OriginFault {
   failTimes?: number
   /** @default 500 */
   failStatus?: number
+  /** A Retry-After header for the `status` and `failStatus` answers (seconds, or an HTTP-date). */
+  retryAfter?: string
   /** Cut the connection after this many body bytes, on the first `truncateTimes` GET requests. */
   truncateAfter?: number
   /** @default Infinity */
@@ -46,6 +48,8 @@ export interface OriginRequestLog {
   ifRange: string | null
   status: number
   bytesSent: number
+  /** When the request arrived (Date.now()). */
+  time: number
 }
 
 export interface Origin {

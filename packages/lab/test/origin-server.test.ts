@@ -68,7 +68,7 @@ describe('startOrigin', () => {
       expect(reply.headers['accept-ranges']).toBe('bytes')
       expect(reply.body.equals(data)).toBe(true)
       expect(origin.requests).toEqual([
-        { method: 'GET', path: '/a.bin', range: null, ifRange: null, status: 200, bytesSent: 1000 }
+        { method: 'GET', path: '/a.bin', range: null, ifRange: null, status: 200, bytesSent: 1000, time: expect.any(Number) }
       ])
       expect(origin.bytesSent).toBe(1000)
     })

@@ -30,6 +30,7 @@ export class DefaultOriginClient implements OriginClient {
   readonly #maxRedirects: number
   readonly #retries: number
   readonly #retryDelay: number
+  readonly #maxRetryAfter: number
   readonly #transports: OriginTransports
 
   constructor (init: OriginClientInit = {}, transports?: (settings: TransportSettings) => OriginTransports) {
@@ -42,6 +43,7 @@ export class DefaultOriginClient implements OriginClient {
     this.#maxRedirects = nonNegative('maxRedirects', init.maxRedirects ?? 10)
     this.#retries = nonNegative('retries', init.retries ?? 3)
     this.#retryDelay = nonNegative('retryDelay', init.retryDelay ?? 250)
+    this.#maxRetryAfter = nonNegative('maxRetryAfter', init.maxRetryAfter ?? 30_000)
     this.#transports = transports?.(settings) ?? defaultTransports(settings)
   }
 
@@ -85,7 +87,11 @@ export class DefaultOriginClient implements OriginClient {
         if (progressed()) backoff.reset()
         const delay = backoff.fail()
         if (delay === null) throw err
-        await sleep(delay, signal, url.href)
+        // The origin said when to come back (503/429 Retry-After): not sooner; and if that is far off, the job's
+        // own retry delay is the better wait.
+        const asked = retryAfterOf(err)
+        if (asked !== undefined && asked > this.#maxRetryAfter) throw err
+        await sleep(Math.max(delay, asked ?? 0), signal, url.href)
       }
     }
   }
@@ -97,7 +103,7 @@ export class DefaultOriginClient implements OriginClient {
     // 405/501: no HEAD here. 403: URLs signed for one method (S3 and CloudFront presigned GETs) refuse HEAD; the
     // probe's own answer decides (a 403 to the GET too is the real refusal).
     if (status === 405 || status === 501 || status === 403) return await this.#probe(url, signal)
-    if (status < 200 || status > 299) throw statusError(status, final)
+    if (status < 200 || status > 299) throw statusError(status, final, headers)
     const info = remoteInfo(final, headers, sizeOfFull(headers), false)
     if (info.size !== null) return info
     try {
@@ -119,7 +125,7 @@ export class DefaultOriginClient implements OriginClient {
       // A 416 to bytes=0-0 means an empty file (Content-Range: bytes */0).
       return remoteInfo(final, headers, parseContentRange(headers.get('content-range'))?.size ?? null, true)
     }
-    throw statusError(status, final)
+    throw statusError(status, final, headers)
   }
 
   /**
@@ -156,7 +162,7 @@ export class DefaultOriginClient implements OriginClient {
         if (end === undefined && size === next) return remoteInfo(final, exchange.headers, size, true)
         throw protocolError(`range ${headers.range ?? ''} is not satisfiable (size ${size ?? 'unknown'})`, final, status)
       }
-      throw statusError(status, final)
+      throw statusError(status, final, exchange.headers)
     } finally {
       exchange.close()
     }
@@ -248,10 +254,29 @@ function parseUrl (url: string): URL {
 }
 
 /** The error for a status that is neither success nor redirect: 5xx, 408 and 429 pass; other 4xx will not. */
-function statusError (status: number, url: URL): DoptError {
+/** Milliseconds a 503/429 asked us to wait (its Retry-After), by error. */
+const retryAfters = new WeakMap<Error, number>()
+
+function retryAfterOf (err: Error): number | undefined {
+  return retryAfters.get(err)
+}
+
+/** `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 10.2.3), in milliseconds from now; undefined if neither. */
+export function parseRetryAfter (value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined
+  const text = value.trim()
+  if (/^\d+$/.test(text)) return Number(text) * 1000
+  const date = Date.parse(text)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+function statusError (status: number, url: URL, headers?: ReadonlyMap<string, string>): DoptError {
   const options = { context: 'remote-file' as const, httpStatus: status, url: url.href }
   if (status >= 500 || status === 408 || status === 429) {
-    return new OriginUnavailableError(`the origin answered ${status}`, options)
+    const err = new OriginUnavailableError(`the origin answered ${status}`, options)
+    const after = status === 503 || status === 429 ? parseRetryAfter(headers?.get('retry-after')) : undefined
+    if (after !== undefined) retryAfters.set(err, after)
+    return err
   }
   if (status >= 400) return new HttpStatusError(`the origin answered ${status}`, options)
   return new OriginProtocolError(`unexpected status ${status}`, options)

@@ -33,6 +33,11 @@ export interface OriginClientInit {
   retries?: number
   /** First backoff delay in milliseconds; doubles per attempt, with jitter. @default 250 */
   retryDelay?: number
+  /**
+   * Longest `Retry-After` (of a 503 or 429) waited for inside one call, in milliseconds. A longer one ends the call
+   * at once with ORIGIN_UNAVAILABLE (a transient error: the job retries after its own retry delay). @default 30000
+   */
+  maxRetryAfter?: number
 }
 
 export interface FetchRangeOptions extends AbortOptions {

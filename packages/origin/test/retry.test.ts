@@ -128,3 +128,44 @@ async function freePort (): Promise<number> {
   await new Promise(resolve => server.close(resolve))
   return port
 }
+
+describe('Retry-After', () => {
+  it('parses delay-seconds and HTTP-dates', async () => {
+    const { parseRetryAfter } = await import('../src/origin-client.js')
+    const now = Date.parse('Sat, 21 Nov 2026 12:00:00 GMT')
+    expect(parseRetryAfter('7', now)).toBe(7000)
+    expect(parseRetryAfter(' 0 ', now)).toBe(0)
+    expect(parseRetryAfter('Sat, 21 Nov 2026 12:00:30 GMT', now)).toBe(30_000)
+    expect(parseRetryAfter('Sat, 21 Nov 2026 11:00:00 GMT', now)).toBe(0)
+    expect(parseRetryAfter('soon', now)).toBeUndefined()
+    expect(parseRetryAfter(undefined, now)).toBeUndefined()
+  })
+
+  it('waits at least what a 503 asks before the retry', async () => {
+    const serve = serveBytes(body)
+    const times: number[] = []
+    await withServer((req, res) => {
+      times.push(Date.now())
+      if (times.length === 1) res.writeHead(503, { 'retry-after': '1', 'content-length': 0 }).end()
+      else serve(req, res)
+    }, async ({ url }) => {
+      const sink = collector()
+      await client.fetchRange(url, { start: 0, onData: sink.onData })
+      expect(sink.bytes().equals(body)).toBe(true)
+    })
+    expect(times).toHaveLength(2)
+    expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(950)
+  })
+
+  it('gives up at once, transient, when a 429 asks for longer than maxRetryAfter', async () => {
+    const patient = createOriginClient({ retries: 3, retryDelay: 10, maxRetryAfter: 5_000 })
+    let calls = 0
+    await withServer((_req, res) => {
+      calls++
+      res.writeHead(429, { 'retry-after': '3600', 'content-length': 0 }).end()
+    }, async ({ url }) => {
+      await expect(patient.fetchRange(url, { start: 0, onData: () => {} })).rejects.toMatchObject({ code: 'ORIGIN_UNAVAILABLE', httpStatus: 429 })
+    })
+    expect(calls).toBe(1)
+  })
+})
