@@ -27,8 +27,11 @@ const TOUCH_INTERVAL = 60_000
 /**
  * The seeding cache: complete, verified, validated files, served to peers piece by piece. An item enters at
  * `complete()` (a hard link to the delivered file, or a copy across file systems) and leaves by age, by size
- * (least recently used first), or when the application rejected content that came from peers. Every piece is
- * checked against the manifest again before it is served, so a file changed on disk is never passed on.
+ * (least recently used first), or when the application rejected content that came from peers. A piece is checked
+ * against the manifest before it is first served from an open file, and again whenever the file's identity (inode,
+ * size, change time) has moved since: a file changed on disk is not passed on, while a seed serving the same
+ * content to many peers hashes each piece once, not once per peer. (A change within the file system's timestamp
+ * granularity of the last check can go unseen until the file is reopened; every peer checks every piece anyway.)
  */
 export class SeedCache implements ContentServer {
   readonly #components: CacheComponents
@@ -41,6 +44,10 @@ export class SeedCache implements ContentServer {
   readonly #items = new Map<string, CacheRecord>()
   /** Open files of items being served, so a piece costs one read, not open + read + close. */
   readonly #handles = new Map<string, Promise<FileHandle>>()
+  /** Per open item: the file's identity when its pieces were checked, and which pieces were. */
+  readonly #verified = new Map<string, { stamp: string, pieces: Bitfield }>()
+  /** Bytes hashed to check pieces before serving them (diagnostics and tests). */
+  verifiedBytes = 0
   #network: PeerNetwork | null = null
 
   constructor (components: CacheComponents, init: CacheInit) {
@@ -110,6 +117,7 @@ export class SeedCache implements ContentServer {
   async #closeFile (cid: string): Promise<void> {
     const handle = this.#handles.get(cid)
     this.#handles.delete(cid)
+    this.#verified.delete(cid)
     await (await handle?.catch(() => null))?.close()
   }
 
@@ -147,23 +155,37 @@ export class SeedCache implements ContentServer {
     if (manifest == null || want == null) return null
     const { start, end } = pieceRange(index, manifest.size, manifest.pieceSize)
     const bytes = Buffer.allocUnsafe(end - start)
+    let stamp: string
     try {
       let handle = this.#handles.get(item.cid)
       if (handle == null) {
         handle = open(item.path, 'r')
         this.#handles.set(item.cid, handle)
       }
-      const { bytesRead } = await (await handle).read(bytes, 0, bytes.byteLength, start)
+      const file = await handle
+      const { bytesRead } = await file.read(bytes, 0, bytes.byteLength, start)
       if (bytesRead !== bytes.byteLength) return null
+      // After the read: a change made before it shows here, so the piece is checked again.
+      const st = await file.stat({ bigint: true })
+      stamp = `${st.ino}:${st.size}:${st.ctimeNs}`
     } catch {
       await this.#closeFile(item.cid)
       return null
     }
-    // Synchronous: WebCrypto's thread-pool digest costs more main-thread time per MiB than hashing here.
-    if (!equalBytes(sha256(bytes), want)) {
-      // Changed on disk since it was cached: never serve it again.
-      await this.remove(item.cid)
-      return null
+    let verified = this.#verified.get(item.cid)
+    if (verified?.stamp !== stamp) {
+      verified = { stamp, pieces: new Bitfield(pieceCount(manifest.size, manifest.pieceSize)) }
+      this.#verified.set(item.cid, verified)
+    }
+    if (!verified.pieces.get(index)) {
+      // Synchronous: WebCrypto's thread-pool digest costs more main-thread time per MiB than hashing here.
+      this.verifiedBytes += bytes.byteLength
+      if (!equalBytes(sha256(bytes), want)) {
+        // Changed on disk since it was cached: never serve it again.
+        await this.remove(item.cid)
+        return null
+      }
+      verified.pieces.set(index)
     }
     item.bytesServed += bytes.byteLength
     if (Date.now() - item.lastUsedTime > TOUCH_INTERVAL) {
