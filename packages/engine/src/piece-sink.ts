@@ -23,10 +23,10 @@ export interface PieceSinkInit {
 
 /**
  * Checks and writes whole pieces with a fixed pool of buffers, so memory stays bounded. Writes bypass the page cache
- * where the file system allows, else go into it from the receiving thread (file-writer.ts says why). Sources that hash on the way in pass the hash; other pieces are hashed here,
- * on the thread pool.
- * Bitmaps are saved in batches: a piece is marked only after its bytes are written, so a crash can lose marks (the
- * piece is fetched again) but never mark a piece that is not on disk.
+ * where the file system allows, else go into it from the receiving thread (file-writer.ts says why). Sources that
+ * hash on the way in pass the hash; other pieces are hashed here, on the thread pool. Bitmaps are saved in batches:
+ * a piece is marked only after its bytes are written, so a crash can lose marks (the piece is fetched again) but
+ * never mark a piece that is not on disk.
  */
 export class PieceSink implements PieceSinkLike {
   readonly #init: PieceSinkInit
@@ -47,10 +47,6 @@ export class PieceSink implements PieceSinkLike {
     this.#writer = new PieceWriter(init.handle, file.temporaryName, settings.directWrites)
   }
 
-  /** Bytes written with direct I/O and through the page cache. */
-  get written (): { direct: number, buffered: number } {
-    return { ...this.#writer.written }
-  }
 
   /** The first error of a piece (a failed write or a hash mismatch), or null. */
   get error (): unknown {

@@ -16,6 +16,11 @@ export interface EngineInit {
   pieceSize?: number
   /** Pieces in memory per transfer, being hashed or written. @default 8 */
   piecesInFlight?: number
+  /**
+   * Write pieces with direct I/O (O_DIRECT) where the file system supports it, bypassing the page cache; buffered
+   * writes otherwise. @default true
+   */
+  directWrites?: boolean
   /** Piece bitmaps are saved after this many new pieces, or `flushInterval` ms, whichever comes first. @default 32 */
   flushPieces?: number
   /** @default 500 */
@@ -39,11 +44,6 @@ export interface EngineInit {
   maxOriginRun?: number
   /** Download limit for foreground jobs, bytes per second, origin and peers together; 0 for none. @default 0 */
   foregroundDownloadRate?: number
-  /**
-   * Write pieces with direct I/O (O_DIRECT) where the file system supports it, bypassing the page cache; buffered
-   * writes otherwise. @default true
-   */
-  directWrites?: boolean
   /** Download limit for all other jobs together, bytes per second; 0 for none. @default 0 */
   backgroundDownloadRate?: number
 }
@@ -60,6 +60,7 @@ export function engineSettings (init: EngineInit = {}): EngineSettings {
     noProgressTimeout: init.noProgressTimeout ?? 1_209_600,
     pieceSize: init.pieceSize ?? (1 << 20),
     piecesInFlight: init.piecesInFlight ?? 8,
+    directWrites: init.directWrites ?? true,
     flushPieces: init.flushPieces ?? 32,
     flushInterval: init.flushInterval ?? 500,
     maxContentRestarts: init.maxContentRestarts ?? 3,
@@ -70,7 +71,6 @@ export function engineSettings (init: EngineInit = {}): EngineSettings {
     maxPeerStrikes: init.maxPeerStrikes ?? 3,
     maxOriginRun: init.maxOriginRun ?? 16,
     foregroundDownloadRate: init.foregroundDownloadRate ?? 0,
-    backgroundDownloadRate: init.backgroundDownloadRate ?? 0,
-    directWrites: init.directWrites ?? true
+    backgroundDownloadRate: init.backgroundDownloadRate ?? 0
   }
 }

@@ -89,7 +89,7 @@ export class DefaultOriginClient implements OriginClient {
         if (delay === null) throw err
         // The origin said when to come back (503/429 Retry-After): not sooner; and if that is far off, the job's
         // own retry delay is the better wait.
-        const asked = retryAfterOf(err)
+        const asked = retryAfters.get(err)
         if (asked !== undefined && asked > this.#maxRetryAfter) throw err
         await sleep(Math.max(delay, asked ?? 0), signal, url.href)
       }
@@ -253,13 +253,8 @@ function parseUrl (url: string): URL {
   return parsed
 }
 
-/** The error for a status that is neither success nor redirect: 5xx, 408 and 429 pass; other 4xx will not. */
 /** Milliseconds a 503/429 asked us to wait (its Retry-After), by error. */
 const retryAfters = new WeakMap<Error, number>()
-
-function retryAfterOf (err: Error): number | undefined {
-  return retryAfters.get(err)
-}
 
 /** `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 10.2.3), in milliseconds from now; undefined if neither. */
 export function parseRetryAfter (value: string | undefined, now = Date.now()): number | undefined {
@@ -270,6 +265,7 @@ export function parseRetryAfter (value: string | undefined, now = Date.now()): n
   return Number.isNaN(date) ? undefined : Math.max(0, date - now)
 }
 
+/** The error for a status that is neither success nor redirect: 5xx, 408 and 429 pass; other 4xx will not. */
 function statusError (status: number, url: URL, headers?: ReadonlyMap<string, string>): DoptError {
   const options = { context: 'remote-file' as const, httpStatus: status, url: url.href }
   if (status >= 500 || status === 408 || status === 429) {

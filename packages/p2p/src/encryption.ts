@@ -23,8 +23,6 @@ import type { AbortOptions, ConnectionEncrypter, Logger, MessageStream, SecureCo
 const MAX_MESSAGE = 65535
 const TAG = 16
 const MAX_PLAINTEXT = MAX_MESSAGE - TAG
-/** A peer may not make us buffer more than this of one unfinished message (noise's own limit). */
-const MAX_PENDING = 16 * 1024 * 1024
 
 /** What noise's handshake gives: the peer's payload, and encrypt/decrypt bound to its cipher states and nonces. */
 interface NoiseHandshakeResult {
@@ -122,11 +120,13 @@ class EncryptedStream extends AbstractMessageStream {
     stream.addEventListener('remoteCloseWrite', () => { this.onRemoteCloseWrite() })
   }
 
-  /** Every whole message in what has arrived, decrypted into one list; undefined while none is whole. */
+  /**
+   * Every whole message in what has arrived, decrypted into one list; undefined while none is whole. What stays
+   * pending is at most one unfinished message: the 2-byte length bounds it to 64 KiB.
+   */
   #decrypt (data: Uint8Array | Uint8ArrayList): Uint8ArrayList | undefined {
     const pending = this.#pending
     pending.append(data)
-    if (pending.byteLength > MAX_PENDING) throw new Error(`noise: ${pending.byteLength} bytes buffered without a whole message`)
     let out: Uint8ArrayList | undefined
     while (pending.byteLength >= 2) {
       const length = pending.getUint16(0)
