@@ -1,4 +1,3 @@
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
@@ -8,6 +7,7 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { InvalidArgumentError } from '@dopt/interface'
 import { doptNoise } from './encryption.js'
+import { doptYamux } from './muxer.js'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Libp2p, PeerDiscovery, PeerInfo as Libp2pPeerInfo, PrivateKey } from '@libp2p/interface'
@@ -88,9 +88,10 @@ export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
     addresses: { listen: config.listen },
     transports: [tcp()],
     connectionEncrypters: [doptNoise()],
-    // yamux defaults: larger windows (4-64 MiB) and messages measured no faster here (benchmarks/peer, STACK-NOTES),
-    // and the piece protocol never pauses a stream, so the read-buffer limit is not at risk.
-    streamMuxers: [yamux()],
+    // yamux with window updates at half-window (muxer.ts). Its default windows otherwise: larger windows (4-64 MiB)
+    // and messages measured no faster here (benchmarks/peer, STACK-NOTES), and the piece protocol never pauses a
+    // stream, so the read-buffer limit is not at risk.
+    streamMuxers: [doptYamux()],
     ...(config.psk !== undefined ? { connectionProtector: preSharedKey({ psk: toSwarmKey(config.psk) }) } : {}),
     peerDiscovery: config.mdns ? [mdnsDiscovery(groupId, config.onMdnsPeer)] : [],
     services: services as never
