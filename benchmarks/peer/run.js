@@ -332,8 +332,8 @@ Written by \`node benchmarks/peer/run.js${opts.smoke ? ' --smoke' : ''}\` on ${n
 
 - Machine: ${m.cores} × ${m.cpuModel}; ${m.os}; Node ${m.node}
 - Payload: ${formatBytes(opts.size)} as 1 MiB pieces, every process on 127.0.0.1. Variants, each run as fresh processes:
-  - **raw**: \`node:net\` (benchmarks/peer/worker.js), u32 request / u32 + piece answer, ${opts.inflight} requests pipelined; the receiver gathers each piece into one buffer (one copy, as dopt) and SHA-256s it.
-  - **p2p**: dopt's p2p layer alone, \`createP2P\` on both sides (tcp + noise + yamux, the piece protocol), one stream, \`fetchPiece\` × ${opts.inflight} in flight, SHA-256 per piece.
+  - **raw**: \`node:net\` (benchmarks/peer/worker.js), u32 request / u32 + piece answer, ${opts.inflight} requests pipelined; the receiver gathers each piece into a reused receive buffer (one copy, as dopt) and SHA-256s it.
+  - **p2p**: dopt's p2p layer alone, \`createP2P\` on both sides (tcp + noise + yamux, the piece protocol), one stream, \`fetchPiece\` × ${opts.inflight} in flight, each into its own reused receive buffer (\`into\`), SHA-256 per piece.
   - **node**: the product path. Once per run, untimed: \`dopt get\` of the file from the local origin into a seed data folder. Each run: \`dopt daemon --data-dir SEED --listen /ip4/127.0.0.1/tcp/0\`, then \`dopt get URL -o OUT --data-dir FRESH --peer DAEMON --listen /ip4/127.0.0.1/tcp/0 --json --config C\`; checked: every byte from the peer and the output's SHA-256; then the daemon gets SIGTERM.
   - **origin**: \`dopt get URL -o OUT --data-dir FRESH --json --mode http\` from the origin (benchmarks/origin/server.js, a separate process), output SHA-256 checked.
 - Node flags, raw and p2p (both sides): \`${opts.nodeFlags.join(' ') || '(none)'}\`; \`dopt\` processes: \`${opts.cliNodeFlags.join(' ') || '(none: as shipped)'}\`${process.env.UV_THREADPOOL_SIZE ? `; UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE}` : ''}

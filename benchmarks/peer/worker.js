@@ -110,7 +110,9 @@ async function client (kind, addr, bytes, inflight) {
       }
       for (let i = 0; i < Math.min(inflight, count); i++) request()
       socket.on('error', reject)
-      // One copy per piece, as the dopt receiver does: chunks are gathered into a fresh 1 MiB buffer.
+      // One copy per piece, as the dopt receiver does: chunks are gathered into a 1 MiB receive buffer, reused
+      // (pieces arrive one after the other here, and each is checked before the next one starts).
+      const receive = Buffer.allocUnsafe(PIECE)
       socket.on('data', data => {
         let off = 0
         while (off < data.length) {
@@ -121,7 +123,7 @@ async function client (kind, addr, bytes, inflight) {
             if (header.length < 4) return
             index = header.readUInt32BE(0)
             header = Buffer.alloc(0)
-            piece = Buffer.allocUnsafe(PIECE)
+            piece = receive
             fill = 0
           }
           const take = Math.min(PIECE - fill, data.length - off)
@@ -149,10 +151,12 @@ async function client (kind, addr, bytes, inflight) {
     const cpu0 = cpuSeconds()
     const started = process.hrtime.bigint()
     let next = 0
+    // Each lane receives its pieces into its own reused buffer, as dopt's swarm does.
     const lane = async () => {
+      const receive = new Uint8Array(PIECE)
       while (next < count) {
         const index = next++
-        check(index, await p2p.fetchPiece(peerId, MANIFEST_CID, index))
+        check(index, await p2p.fetchPiece(peerId, MANIFEST_CID, index, { into: receive }))
       }
     }
     await Promise.all(Array.from({ length: Math.min(inflight, count) }, lane))

@@ -8,7 +8,8 @@ export interface PeerNetwork {
   findProviders(key: string, options?: AbortOptions & { timeout?: number }): AsyncIterable<string>
   fetchManifest(peerId: string, key: string, options?: AbortOptions & { timeout?: number }): Promise<Uint8Array | null>
   fetchHave(peerId: string, manifestCid: string, options?: AbortOptions & { timeout?: number }): Promise<Uint8Array | null>
-  fetchPiece(peerId: string, manifestCid: string, index: number, options?: AbortOptions & { timeout?: number }): Promise<Uint8Array>
+  /** `into`: a buffer to receive the piece into, the request's until it settles (the result is then a view of it). */
+  fetchPiece(peerId: string, manifestCid: string, index: number, options?: AbortOptions & { timeout?: number, into?: Uint8Array }): Promise<Uint8Array>
   provide(key: string, options?: AbortOptions): Promise<void>
 }
 

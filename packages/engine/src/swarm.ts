@@ -55,6 +55,12 @@ class Swarm {
   readonly #inFlight = new Map<number, number>()
   /** Pieces handed to the sink and not yet written: neither missing nor in flight, and not to be fetched again. */
   readonly #accepted = new Set<number>()
+  /**
+   * Receive buffers, reused: a piece arrives into one, is verified, then copied into a sink buffer (taken only then,
+   * so that requests waiting on peers never hold the sink's buffers from the origin). A fresh 1 MiB buffer per piece
+   * cost more than the copy: zero-filled memory and garbage-collector work (benchmarks/peer).
+   */
+  readonly #spare: Uint8Array[] = []
   readonly #controller = new AbortController()
   readonly #signal: AbortSignal
   /** Everyone waiting for a change: workers, the origin loop, the main loop. */
@@ -181,10 +187,12 @@ class Swarm {
       }
       this.#begin(index)
       peer.fetching.add(index)
+      let receive: Uint8Array | undefined
       try {
         const { start: from, end: to } = pieceRange(index, manifest.size, manifest.pieceSize)
         await this.#init.limiter?.take(to - from, { signal: this.#signal })
-        const bytes = await network.fetchPiece(peer.id, cid, index, { signal: this.#signal, timeout: settings.peerTimeout * 1000 })
+        receive = this.#spare.pop() ?? new Uint8Array(manifest.pieceSize)
+        const bytes = await network.fetchPiece(peer.id, cid, index, { signal: this.#signal, timeout: settings.peerTimeout * 1000, into: receive })
         if (this.#done.get(index) || this.#accepted.has(index)) continue // the endgame's other request won
         const { start, end } = pieceRange(index, manifest.size, manifest.pieceSize)
         const hash = bytes.byteLength === end - start ? sha256(bytes) : null
@@ -206,6 +214,7 @@ class Swarm {
         if ((err as { code?: string }).code === 'PEER_REFUSED') peer.have.set(index, false)
         else peer.gone = true // vanished, timed out, or broke the protocol: its pieces go to the others
       } finally {
+        if (receive !== undefined) this.#spare.push(receive)
         peer.fetching.delete(index)
         this.#end(index)
       }

@@ -127,24 +127,47 @@ export function decodeRefuse (payload: Uint8Array): { reason: number, message: s
 export type Chunk = Uint8Array | { byteLength: number, [Symbol.iterator]: () => Iterator<Uint8Array> }
 
 /**
+ * Where a frame's payload should go, asked once its header is in: a buffer of at least `length` bytes to copy the
+ * payload into (the frame then carries a view of it), or undefined for the decoder's own buffering.
+ */
+export type PayloadTarget = (type: MessageType, id: number, length: number) => Uint8Array | undefined
+
+/**
  * Incremental frame decoder. Checks each frame's size against its type's limit as soon as the 9-byte header is in,
  * before buffering any payload, and throws `PeerProtocolError` on a violation (the caller aborts the stream).
- * A payload inside one received buffer is passed on without copying; one spread over buffers is copied once.
+ * A payload goes into the buffer its `target` names, if any (a receiver's reusable piece buffer: no allocation per
+ * piece); else a payload inside one received buffer is passed on without copying and one spread over buffers is
+ * copied once into a new buffer.
  */
 export class FrameDecoder {
   readonly #onFrame: (frame: Frame) => void
   readonly #accept: (type: MessageType) => boolean
+  readonly #target: PayloadTarget | undefined
   readonly #header = new Uint8Array(HEADER_LENGTH)
   #headerFill = 0
   #type: MessageType = MessageType.CANCEL
   #id = 0
   #payload: Uint8Array | null = null
   #payloadFill = 0
+  /** Whether #payload is a target's buffer (see detach). */
+  #targeted = false
 
   /** `accept` says which message types this side may receive (requests on the server, answers on the client). */
-  constructor (onFrame: (frame: Frame) => void, accept: (type: MessageType) => boolean) {
+  constructor (onFrame: (frame: Frame) => void, accept: (type: MessageType) => boolean, target?: PayloadTarget) {
     this.#onFrame = onFrame
     this.#accept = accept
+    this.#target = target
+  }
+
+  /**
+   * Stops filling a target's buffer: if frame `id` (any frame, when `id` is undefined) is being received into one,
+   * the rest of its payload goes to a scratch buffer instead, and the frame completes with a payload of no meaning.
+   * For a request given up mid-answer, whose owner takes its buffer back (and drops the late answer).
+   */
+  detach (id?: number): void {
+    if (this.#payload === null || !this.#targeted || (id !== undefined && id !== this.#id)) return
+    this.#payload = new Uint8Array(this.#payload.byteLength)
+    this.#targeted = false
   }
 
   push (chunk: Chunk): void {
@@ -169,15 +192,21 @@ export class FrameDecoder {
           this.#emit(EMPTY)
           continue
         }
-        if (buf.byteLength - offset >= payloadLength) {
+        const into = this.#target?.(this.#type, this.#id, payloadLength)
+        if (into !== undefined && into.byteLength >= payloadLength) {
+          this.#payload = into.subarray(0, payloadLength)
+          this.#targeted = true
+          this.#payloadFill = 0
+        } else if (buf.byteLength - offset >= payloadLength) {
           // The whole payload is in this buffer: hand out a view, no copy.
           const payload = buf.subarray(offset, offset + payloadLength)
           offset += payloadLength
           this.#emit(payload)
           continue
+        } else {
+          this.#payload = new Uint8Array(payloadLength)
+          this.#payloadFill = 0
         }
-        this.#payload = new Uint8Array(payloadLength)
-        this.#payloadFill = 0
       }
       const payload = this.#payload
       const take = Math.min(payload.byteLength - this.#payloadFill, buf.byteLength - offset)
@@ -205,6 +234,7 @@ export class FrameDecoder {
 
   #emit (payload: Uint8Array): void {
     this.#payload = null
+    this.#targeted = false
     this.#payloadFill = 0
     this.#headerFill = 0
     this.#onFrame({ type: this.#type, id: this.#id, payload })

@@ -9,5 +9,5 @@ export { dhtProtocol, toSwarmKey } from './node.js'
 export { PEER_KEY_FILE } from './identity.js'
 export { MAX_PAYLOAD, MessageType, RefuseReason } from './codec.js'
 export type {
-  PeerSourceKind, PeerInfo, ContentProvider, P2PInit, FetchOptions, P2PEvents, P2P
+  PeerSourceKind, PeerInfo, ContentProvider, P2PInit, FetchOptions, FetchPieceOptions, P2PEvents, P2P
 } from './types.js'

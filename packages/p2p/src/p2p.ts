@@ -9,7 +9,7 @@ import { PieceServer, pieceProtocol } from './piece-protocol.js'
 import { PeerSession, isRefusal, refusedError } from './session.js'
 import type { DoptLibp2p } from './node.js'
 import type { Refusal } from './session.js'
-import type { ContentProvider, FetchOptions, P2P, P2PEvents, P2PInit, PeerInfo } from './types.js'
+import type { ContentProvider, FetchOptions, FetchPieceOptions, P2P, P2PEvents, P2PInit, PeerInfo } from './types.js'
 import type { AbortOptions } from '@dopt/interface'
 import type { PeerId } from '@libp2p/interface'
 
@@ -183,7 +183,7 @@ class DoptP2P implements P2P {
     return isRefusal(answer) ? null : answer
   }
 
-  async fetchPiece (peerId: string, manifestCid: string, index: number, options: FetchOptions = {}): Promise<Uint8Array> {
+  async fetchPiece (peerId: string, manifestCid: string, index: number, options: FetchPieceOptions = {}): Promise<Uint8Array> {
     if (!Number.isInteger(index) || index < 0 || index > 0xffffffff) throw new InvalidArgumentError(`bad piece index ${index}`)
     let payload: Uint8Array
     try {
@@ -217,14 +217,15 @@ class DoptP2P implements P2P {
     await this.#node.stop()
   }
 
-  async #request (peerId: string, type: MessageType, payload: Uint8Array, options: FetchOptions): Promise<Uint8Array | Refusal> {
+  async #request (peerId: string, type: MessageType, payload: Uint8Array, options: FetchPieceOptions): Promise<Uint8Array | Refusal> {
     this.#checkRunning()
     const timeout = options.timeout ?? DEFAULT_TIMEOUT
     const deadline = Date.now() + timeout
     const session = await this.#session(peerId, options.signal, timeout)
     return await session.request(type, payload, {
       timeout: Math.max(1, deadline - Date.now()),
-      ...(options.signal !== undefined ? { signal: options.signal } : {})
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options.into !== undefined ? { into: options.into } : {})
     })
   }
 

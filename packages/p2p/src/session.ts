@@ -27,6 +27,7 @@ export interface Refusal {
 
 interface Pending {
   expect: MessageType
+  into: Uint8Array | undefined
   resolve: (payload: Uint8Array | Refusal) => void
   reject: (err: Error) => void
 }
@@ -34,6 +35,8 @@ interface Pending {
 export interface RequestOptions {
   signal?: AbortSignal
   timeout: number
+  /** A buffer for the answer's payload (see FetchPieceOptions.into); the session lets go of it when the request settles. */
+  into?: Uint8Array
 }
 
 /**
@@ -46,6 +49,7 @@ export class PeerSession {
   readonly #stream: Stream
   readonly #pending = new Map<number, Pending>()
   readonly #onClosed: (session: PeerSession) => void
+  readonly #decoder: FrameDecoder
   #nextId = 1
   #closedWith: Error | null = null
 
@@ -53,7 +57,10 @@ export class PeerSession {
     this.peerId = peerId
     this.#stream = stream
     this.#onClosed = onClosed
-    const decoder = new FrameDecoder(frame => { this.#onAnswer(frame) }, type => !isRequest(type))
+    const decoder = this.#decoder = new FrameDecoder(frame => { this.#onAnswer(frame) }, type => !isRequest(type), (type, id) => {
+      const pending = this.#pending.get(id)
+      return pending !== undefined && type === pending.expect ? pending.into : undefined
+    })
     stream.addEventListener('message', evt => {
       try {
         decoder.push(evt.data)
@@ -89,6 +96,7 @@ export class PeerSession {
     const { signal, timeout } = options
     const cancel = (err: Error): void => {
       if (!this.#pending.delete(id)) return
+      this.#decoder.detach(id) // the caller takes `into` back now
       cleanup()
       reject(err)
       this.#send(encodeFrame(MessageType.CANCEL, id))
@@ -104,6 +112,7 @@ export class PeerSession {
     signal?.addEventListener('abort', onAbort, { once: true })
     this.#pending.set(id, {
       expect: ANSWER_TO[type] ?? MessageType.REFUSE,
+      into: options.into,
       resolve: value => { cleanup(); resolve(value) },
       reject: err => { cleanup(); reject(err) }
     })
@@ -147,6 +156,7 @@ export class PeerSession {
     this.#closedWith = cause
     const pending = [...this.#pending.values()]
     this.#pending.clear()
+    this.#decoder.detach()
     for (const p of pending) p.reject(this.#unavailable(cause))
     this.#onClosed(this)
   }

@@ -48,6 +48,16 @@ export interface FetchOptions extends AbortOptions {
   timeout?: number
 }
 
+export interface FetchPieceOptions extends FetchOptions {
+  /**
+   * A buffer to receive the piece into (at least the piece's length), so that a receiver can reuse its buffers
+   * instead of allocating one per piece. The result is then a view of it. The buffer is the request's until the
+   * promise settles: written to while the piece arrives, let go of when the request fails, times out or is aborted.
+   * A piece larger than the buffer is received into a new one as without it.
+   */
+  into?: Uint8Array
+}
+
 export interface P2PEvents {
   /** A peer connected (found by mDNS, the DHT, or given). */
   'peer:connect': PeerInfo
@@ -70,7 +80,7 @@ export interface P2P {
   /** The bitfield of pieces a peer serves for a manifest CID, or null when it holds none. */
   fetchHave(peerId: string, manifestCid: string, options?: FetchOptions): Promise<Uint8Array | null>
   /** One piece from a peer; rejects with PEER_REFUSED when it refuses, PEER_UNAVAILABLE when the peer is gone. */
-  fetchPiece(peerId: string, manifestCid: string, index: number, options?: FetchOptions): Promise<Uint8Array>
+  fetchPiece(peerId: string, manifestCid: string, index: number, options?: FetchPieceOptions): Promise<Uint8Array>
   addEventListener<K extends keyof P2PEvents>(type: K, listener: (event: CustomEvent<P2PEvents[K]>) => void): void
   removeEventListener<K extends keyof P2PEvents>(type: K, listener: (event: CustomEvent<P2PEvents[K]>) => void): void
   stop(): Promise<void>

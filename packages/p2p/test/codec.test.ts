@@ -23,6 +23,57 @@ describe('frame codec', () => {
     }
   })
 
+  it('receives a payload into the buffer its target names, however the frame is split', () => {
+    const payload = new Uint8Array(70_000).map((_, i) => i % 251)
+    const frame = encodeFrame(MessageType.PIECE, 5, payload)
+    for (const step of [1, 9, 10, 4096, frame.byteLength]) {
+      const into = new Uint8Array(80_000)
+      const asked: Array<[number, number, number]> = []
+      const got: Frame[] = []
+      const decoder = new FrameDecoder(f => { got.push(f) }, t => !isRequest(t), (type, id, length) => {
+        asked.push([type, id, length])
+        return into
+      })
+      for (let i = 0; i < frame.byteLength; i += step) decoder.push(frame.subarray(i, i + step))
+      expect(asked).toEqual([[MessageType.PIECE, 5, 70_000]])
+      expect(got).toHaveLength(1)
+      expect(got[0]!.payload.buffer).toBe(into.buffer) // a view of the target, not a copy
+      expect(got[0]!.payload.byteLength).toBe(70_000)
+      expect(Buffer.from(got[0]!.payload).equals(Buffer.from(payload))).toBe(true)
+    }
+  })
+
+  it('buffers a payload itself when the target gives no buffer or one too small', () => {
+    const frame = encodeFrame(MessageType.PIECE, 1, new Uint8Array(1000).fill(3))
+    for (const target of [() => undefined, () => new Uint8Array(999)]) {
+      const got: Frame[] = []
+      const decoder = new FrameDecoder(f => { got.push(f) }, t => !isRequest(t), target)
+      decoder.push(frame.subarray(0, 500))
+      decoder.push(frame.subarray(500))
+      expect(got[0]!.payload.byteLength).toBe(1000)
+      expect(got[0]!.payload.every(b => b === 3)).toBe(true)
+    }
+  })
+
+  it('stops writing into a target buffer once detached mid-payload, and goes on decoding', () => {
+    const first = encodeFrame(MessageType.PIECE, 1, new Uint8Array(1000).fill(7))
+    const second = encodeFrame(MessageType.PIECE, 2, new Uint8Array(10).fill(8))
+    const into = new Uint8Array(1000)
+    const got: Frame[] = []
+    const decoder = new FrameDecoder(f => { got.push(f) }, t => !isRequest(t), (_t, id) => id === 1 ? into : undefined)
+    decoder.push(first.subarray(0, 409)) // header + 400 payload bytes
+    decoder.detach(2) // another frame: no effect
+    decoder.push(first.subarray(409, 509))
+    decoder.detach(1)
+    decoder.push(first.subarray(509))
+    decoder.push(second)
+    expect(into.subarray(0, 500).every(b => b === 7)).toBe(true)
+    expect(into.subarray(500).every(b => b === 0)).toBe(true) // nothing after the detach
+    expect(got.map(f => f.id)).toEqual([1, 2])
+    expect(got[0]!.payload.buffer).not.toBe(into.buffer)
+    expect(got[1]!.payload.every(b => b === 8)).toBe(true)
+  })
+
   it('rejects an oversized frame from its header alone', () => {
     const decoder = new FrameDecoder(() => {}, t => !isRequest(t))
     expect(() => { decoder.push(encodeHeader(MessageType.PIECE, 1, 16 * 1024 * 1024 + 1)) }).toThrow(/over its limit/)
