@@ -30,7 +30,7 @@ const CONFIG_KEYS = new Set([
   'maxConcurrentUploads', 'maxConcurrentJobs', 'maxConcurrentCallbacks', 'callbackRetryDelay', 'minimumRetryDelay',
   'noProgressTimeout', 'pieceSize', 'originDelay', 'discoveryTimeout', 'peerTimeout', 'maxPeerStrikes', 'peerRequestsInFlight',
   'foregroundDownloadRate', 'backgroundDownloadRate', 'mdns', 'piecesInFlight', 'directWrites', 'modificationInterval', 'flushPieces',
-  'flushInterval', 'maxContentRestarts', 'maxOriginRun'
+  'flushInterval', 'maxContentRestarts', 'maxOriginRun', 'directReads'
 ])
 
 /** Reads `--config FILE` (JSON) and lays the command-line options over it. */
@@ -67,7 +67,7 @@ export async function nodeConfig (values: NodeOptionValues, fallbackMode: Downlo
 }
 
 const STRING_KEYS = new Set(['dataDir', 'mode', 'groupId'])
-const BOOLEAN_KEYS = new Set(['mdns', 'directWrites'])
+const BOOLEAN_KEYS = new Set(['mdns', 'directWrites', 'directReads'])
 const LIST_KEYS = new Set(['listen', 'peers'])
 
 /** Each setting must have its type: numbers >= 0, strings, or lists of strings. */

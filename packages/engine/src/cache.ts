@@ -1,10 +1,10 @@
-import { copyFile, link, mkdir, open, rm } from 'node:fs/promises'
-import type { FileHandle } from 'node:fs/promises'
+import { copyFile, link, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Bitfield, contentKey, decodeManifest, equalBytes, pieceCount, pieceRange, sha256 } from '@dopt/content'
 import type { Manifest } from '@dopt/content'
 import type { CacheRecord, FileRecord, Store } from '@dopt/store'
 import type { ContentServer, PeerNetwork } from './network.js'
+import { PieceReader } from './file-reader.js'
 
 export interface CacheInit {
   /** Folder of the cache's copies. */
@@ -15,6 +15,8 @@ export interface CacheInit {
   maxCacheAge?: number
   /** Smaller files are neither cached nor fetched from peers [DOMinFileSizeToCache]. @default 1 MiB */
   minFileSizeToCache?: number
+  /** Read served pieces with O_DIRECT where the file system allows (file-reader.ts says why). @default true */
+  directReads?: boolean
 }
 
 export interface CacheComponents {
@@ -42,8 +44,9 @@ export class SeedCache implements ContentServer {
   readonly #manifests = new Map<string, Manifest>()
   /** Items by manifest CID and by content key, so serving a piece costs no database read. */
   readonly #items = new Map<string, CacheRecord>()
+  readonly directReads: boolean
   /** Open files of items being served, so a piece costs one read, not open + read + close. */
-  readonly #handles = new Map<string, Promise<FileHandle>>()
+  readonly #handles = new Map<string, PieceReader>()
   /** Per open item: the file's identity when its pieces were checked, and which pieces were. */
   readonly #verified = new Map<string, { stamp: string, pieces: Bitfield }>()
   /** Bytes hashed to check pieces before serving them (diagnostics and tests). */
@@ -56,6 +59,7 @@ export class SeedCache implements ContentServer {
     this.maxCacheSize = init.maxCacheSize ?? 10 * 1024 ** 3
     this.maxCacheAge = init.maxCacheAge ?? 259_200
     this.minFileSizeToCache = init.minFileSizeToCache ?? 1 << 20
+    this.directReads = init.directReads ?? true
   }
 
   /**
@@ -115,10 +119,10 @@ export class SeedCache implements ContentServer {
   }
 
   async #closeFile (cid: string): Promise<void> {
-    const handle = this.#handles.get(cid)
+    const reader = this.#handles.get(cid)
     this.#handles.delete(cid)
     this.#verified.delete(cid)
-    await (await handle?.catch(() => null))?.close()
+    await reader?.close()
   }
 
   /** Removes items past the maximum age, then least recently used ones until the cache fits its maximum size. */
@@ -157,16 +161,14 @@ export class SeedCache implements ContentServer {
     const bytes = Buffer.allocUnsafe(end - start)
     let stamp: string
     try {
-      let handle = this.#handles.get(item.cid)
-      if (handle == null) {
-        handle = open(item.path, 'r')
-        this.#handles.set(item.cid, handle)
+      let reader = this.#handles.get(item.cid)
+      if (reader == null) {
+        reader = new PieceReader(item.path, this.directReads)
+        this.#handles.set(item.cid, reader)
       }
-      const file = await handle
-      const { bytesRead } = await file.read(bytes, 0, bytes.byteLength, start)
-      if (bytesRead !== bytes.byteLength) return null
+      if (await reader.read(bytes, start) !== bytes.byteLength) return null
       // After the read: a change made before it shows here, so the piece is checked again.
-      const st = await file.stat({ bigint: true })
+      const st = await reader.stat()
       stamp = `${st.ino}:${st.size}:${st.ctimeNs}`
     } catch {
       await this.#closeFile(item.cid)

@@ -32,6 +32,11 @@ export interface NodeConfig extends EngineInit {
   maxCacheAge?: number
   /** Files smaller than this are neither fetched from nor served to peers [DOMinFileSizeToCache]. @default 1 MiB */
   minFileSizeToCache?: number
+  /**
+   * Read the pieces served to peers with O_DIRECT (no page cache) where the file system allows; `false`: through
+   * the page cache. @default true
+   */
+  directReads?: boolean
   /** Upload limit to peers in bytes per second; 0 for none. @default 0 */
   uploadRate?: number
   /** Pieces served to peers at once. @default 16 */

@@ -49,7 +49,7 @@ export async function createNode (config: NodeConfig = {}): Promise<DoptNode> {
     if (mode !== 'http') {
       cache = new SeedCache({ store }, {
         dir: join(dataDir, 'cache'), maxCacheSize: config.maxCacheSize, maxCacheAge: config.maxCacheAge,
-        minFileSizeToCache: config.minFileSizeToCache
+        minFileSizeToCache: config.minFileSizeToCache, directReads: config.directReads
       })
       // Loaded only when peers are wanted: libp2p takes about a second to import, which `--mode http` never pays.
       const { createP2P } = await import('@dopt/p2p')
