@@ -99,6 +99,17 @@ export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
   return node as unknown as DoptLibp2p
 }
 
+/**
+ * Stops `node`, and then the timer libp2p's address manager leaves behind: stopping the listeners schedules a
+ * debounced (1 s) peer-store update that nothing cancels, which kept every process that used peers alive a second
+ * after its work (libp2p 3.x; the address manager has no stop of its own).
+ */
+export async function stopNode (node: DoptLibp2p): Promise<void> {
+  await node.stop()
+  const internals = node as unknown as { components?: { addressManager?: { _updatePeerStoreAddresses?: { stop?: () => void } } } }
+  internals.components?.addressManager?._updatePeerStoreAddresses?.stop?.()
+}
+
 /** mDNS with a per-group service tag, so groups do not even see each other, reporting its peers to `onPeer`. */
 function mdnsDiscovery (groupId: string, onPeer?: (peer: Libp2pPeerInfo) => void): (components: MulticastDNSComponents) => PeerDiscovery {
   const factory = mdns({ serviceTag: `_dopt-${groupId.toLowerCase()}._udp.local`, interval: 5_000 })

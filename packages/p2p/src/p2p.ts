@@ -4,7 +4,7 @@ import { AbortedError, InvalidArgumentError, NodeStoppedError, PeerUnavailableEr
 import { MessageType, encodeKey, encodePieceRequest } from './codec.js'
 import { Discovery } from './discovery.js'
 import { loadOrCreateKey } from './identity.js'
-import { checkGroupId, createNode } from './node.js'
+import { checkGroupId, createNode, stopNode } from './node.js'
 import { PieceServer, pieceProtocol } from './piece-protocol.js'
 import { PeerSession, isRefusal, refusedError } from './session.js'
 import type { DoptLibp2p } from './node.js'
@@ -41,7 +41,7 @@ export async function createP2P (init: P2PInit, components: P2PComponents): Prom
   try {
     await p2p.start()
   } catch (err) {
-    await Promise.resolve(node.stop()).catch(() => {})
+    await stopNode(node).catch(() => {})
     throw err
   }
   return p2p
@@ -214,7 +214,7 @@ class DoptP2P implements P2P {
     for (const opening of this.#sessions.values()) opening.then(s => { s.close(stopped) }, () => {})
     this.#sessions.clear()
     this.#server.stop()
-    await this.#node.stop()
+    await stopNode(this.#node)
   }
 
   async #request (peerId: string, type: MessageType, payload: Uint8Array, options: FetchPieceOptions): Promise<Uint8Array | Refusal> {
