@@ -1,6 +1,6 @@
 // Origin-path benchmark: `dopt get --mode http` against `curl -o` for the same file from a local origin.
 //
-//   npx tsc -b
+//   npm run build
 //   node benchmarks/origin/run.js [--size BYTES|64M|1G] [--rounds N] [--out docs/benchmarks.md] [--smoke]
 //                                 [--warmup N] [--timeout SECONDS] [--keep]
 //
@@ -21,7 +21,9 @@ import {
 
 const SECTION = 'origin'
 const TARGET_RATIO = 0.9
-const DOPT_BIN = join(REPO_ROOT, 'apps/cli/dist/bin.js')
+// What users run: the committed bin/dopt.js, which runs the bundle `npm run build` makes.
+const DOPT_BIN = join(REPO_ROOT, 'apps/cli/bin/dopt.js')
+const CLI_DIST = join(REPO_ROOT, 'apps/cli/dist/bin.js')
 const LAB = join(REPO_ROOT, 'packages/lab/dist/index.js')
 
 function usage (message) {
@@ -72,9 +74,9 @@ async function main () {
   const { size, rounds, warmup, timeoutMs } = opts
   try {
     await stat(LAB)
-    await stat(DOPT_BIN)
+    await stat(CLI_DIST)
   } catch {
-    throw new Error('packages/lab/dist or apps/cli/dist is missing: run "npx tsc -b" first')
+    throw new Error('packages/lab/dist or apps/cli/dist is missing: run "npm run build" first')
   }
   const { writeRandomFile } = await import(LAB)
 

@@ -4,7 +4,7 @@
 //   node    the whole product path: `dopt daemon` on a seeded data folder, `dopt get --peer` from it
 //   origin  `dopt get --mode http` of the same file from a local origin (benchmarks/origin/server.js)
 //
-//   npx tsc -b
+//   npm run build
 //   node benchmarks/peer/run.js [--size 1G] [--inflight N] [--rounds N] [--warmup N] [--node-flags "..."]
 //                               [--cli-node-flags "..."] [--node-config JSON] [--variants raw,p2p,node,origin]
 //                               [--timeout S] [--out docs/benchmarks.md] [--smoke] [--keep]
@@ -34,7 +34,9 @@ import {
 const SECTION = 'peer'
 const TARGET_RATIO = 0.5
 const WORKER = join(REPO_ROOT, 'benchmarks/peer/worker.js')
-const DOPT_BIN = join(REPO_ROOT, 'apps/cli/dist/bin.js')
+// What users run: the committed bin/dopt.js, which runs the bundle `npm run build` makes.
+const DOPT_BIN = join(REPO_ROOT, 'apps/cli/bin/dopt.js')
+const CLI_DIST = join(REPO_ROOT, 'apps/cli/dist/bin.js')
 const LAB = join(REPO_ROOT, 'packages/lab/dist/index.js')
 const DEFAULT_NODE_FLAGS = '--max-semi-space-size=64 --initial-old-space-size=256'
 const DEFAULT_CLI_NODE_FLAGS = ''
@@ -265,9 +267,9 @@ async function main () {
   const needsDopt = opts.variants.some(v => v === 'node' || v === 'origin')
   try {
     await stat(join(REPO_ROOT, 'packages/p2p/dist/index.js'))
-    if (needsDopt) { await stat(DOPT_BIN); await stat(LAB) }
+    if (needsDopt) { await stat(CLI_DIST); await stat(LAB) }
   } catch {
-    throw new Error('a dist folder is missing: run "npx tsc -b" first')
+    throw new Error('a dist folder is missing: run "npm run build" first')
   }
   const work = await mkdtemp(join(tmpdir(), 'dopt-peer-bench-'))
   const out = opts.out ?? (opts.smoke ? join(tmpdir(), 'dopt-bench-peer-smoke.md') : join(REPO_ROOT, 'docs/benchmarks.md'))

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url'
 import { randomBytesSeeded, startOrigin } from '@dopt/lab'
 import type { Origin } from '@dopt/lab'
 
-/** The built command, as users run it. */
-export const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
+/** The built command, as users run it: the committed bin/dopt.js, which runs the bundle `npm run build` makes. */
+export const BIN = fileURLToPath(new URL('../bin/dopt.js', import.meta.url))
 
 export interface RunResult {
   /** Exit code, or null when a signal ended the process. */
@@ -31,7 +31,7 @@ export interface Running {
 }
 
 /**
- * Starts `node dist/bin.js ...args`. The child is SIGKILLed if it is still running after `timeoutMs`, so a hung
+ * Starts `node bin/dopt.js ...args`. The child is SIGKILLed if it is still running after `timeoutMs`, so a hung
  * command fails its test instead of the whole suite.
  */
 export interface RunOptions {

@@ -177,4 +177,35 @@ describe('the installed command', () => {
     expect(out.code).toBe(0)
     expect(out.stdout).toMatch(/dopt get/)
   })
+
+  it('runs the bundle `npm run build` made', async () => {
+    const { cliEntry } = await import('../bin/entry.js')
+    expect(cliEntry().pathname).toMatch(/apps\/cli\/dist\/bundle\/dopt\.js$/)
+  })
+
+  it('runs the compiled modules instead when a project was compiled after the bundle, or there is none', async () => {
+    const { cliEntry } = await import('../bin/entry.js')
+    const { mkdtemp, mkdir, rm, utimes, writeFile } = await import('node:fs/promises')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { pathToFileURL } = await import('node:url')
+    const root = await mkdtemp(join(tmpdir(), 'dopt-entry-'))
+    try {
+      const cli = pathToFileURL(join(root, 'apps/cli/'))
+      const file = async (path: string, seconds: number): Promise<void> => {
+        await mkdir(join(root, path, '..'), { recursive: true })
+        await writeFile(join(root, path), '')
+        await utimes(join(root, path), seconds, seconds)
+      }
+      await file('apps/cli/dist/bin.js', 1000)
+      expect(cliEntry(cli).pathname).toMatch(/dist\/bin\.js$/) // no bundle
+      await file('apps/cli/dist/bundle/dopt.js', 2000)
+      await file('packages/engine/tsconfig.tsbuildinfo', 1500)
+      expect(cliEntry(cli).pathname).toMatch(/dist\/bundle\/dopt\.js$/)
+      await file('packages/engine/tsconfig.tsbuildinfo', 2500) // engine rebuilt, bundle not
+      expect(cliEntry(cli).pathname).toMatch(/dist\/bin\.js$/)
+    } finally {
+      await rm(root, { recursive: true, force: true })
+    }
+  })
 })

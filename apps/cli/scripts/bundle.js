@@ -1,0 +1,37 @@
+// Bundles the compiled CLI (dist/bin.js and everything it imports, libp2p included) into dist/bundle/, which
+// bin/dopt.js runs. Node 20 loads ES modules one file at a time: libp2p's few hundred of them took ~0.6 s of
+// start-up per `dopt get --peer` and per `dopt daemon`, a bundle ~0.1 s (docs/architecture.md, "Start-up").
+// Peer code stays in its own chunk, loaded only when peers are used, as in dist/.
+//
+//   node apps/cli/scripts/bundle.js        (part of `npm run build`, after `tsc -b`)
+//
+// Without esbuild (not installed) it says so and leaves the bundle out: bin/dopt.js then runs dist/bin.js.
+import { rm } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+
+const entry = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
+const outdir = fileURLToPath(new URL('../dist/bundle/', import.meta.url))
+
+let esbuild
+try {
+  esbuild = await import('esbuild')
+} catch (err) {
+  process.stderr.write(`dopt bundle: esbuild is not available (${err.message}); the CLI runs unbundled from dist/\n`)
+  process.exit(0)
+}
+
+await rm(outdir, { recursive: true, force: true })
+await esbuild.build({
+  entryPoints: { dopt: entry },
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // Native code and its loader stay outside; they are found from here in node_modules as before.
+  external: ['classic-level', 'level'],
+  // CommonJS dependencies call require(); an ES module bundle needs one.
+  banner: { js: "import { createRequire as __doptCreateRequire } from 'node:module'; const require = __doptCreateRequire(import.meta.url);" },
+  logLevel: 'warning'
+})
