@@ -8,6 +8,7 @@ import type { PieceSink } from './piece-sink.js'
 import type { PieceRun, PieceSource } from './piece-source.js'
 import type { EngineSettings } from './settings.js'
 import type { RateLimiter } from './rate-limiter.js'
+import { allocatePieceBuffers } from './file-writer.js'
 
 export interface SwarmInit {
   file: JobFileImpl
@@ -56,11 +57,13 @@ class Swarm {
   /** Pieces handed to the sink and not yet written: neither missing nor in flight, and not to be fetched again. */
   readonly #accepted = new Set<number>()
   /**
-   * Receive buffers, reused: a piece arrives into one, is verified, then copied into a sink buffer (taken only then,
-   * so that requests waiting on peers never hold the sink's buffers from the origin). A fresh 1 MiB buffer per piece
-   * cost more than the copy: zero-filled memory and garbage-collector work (benchmarks/peer).
+   * Receive buffers, reused: a piece arrives into one and is verified; then a free sink buffer is taken (only then,
+   * so that requests waiting on peers never hold the sink's buffers from the origin) and the two trade places: the
+   * sink writes the receive buffer and the swarm keeps the sink's as a receive buffer, so no piece is copied. Both
+   * are page-aligned pieces of the same size (the sink writes them with direct I/O). A fresh 1 MiB buffer per piece
+   * cost more: zero-filled memory and garbage-collector work (benchmarks/peer).
    */
-  readonly #spare: Uint8Array[] = []
+  readonly #spare: Buffer[] = []
   readonly #controller = new AbortController()
   readonly #signal: AbortSignal
   /** Everyone waiting for a change: workers, the origin loop, the main loop. */
@@ -187,11 +190,11 @@ class Swarm {
       }
       this.#begin(index)
       peer.fetching.add(index)
-      let receive: Uint8Array | undefined
+      let receive: Buffer | undefined
       try {
         const { start: from, end: to } = pieceRange(index, manifest.size, manifest.pieceSize)
         await this.#init.limiter?.take(to - from, { signal: this.#signal })
-        receive = this.#spare.pop() ?? new Uint8Array(manifest.pieceSize)
+        receive = this.#spare.pop() ?? allocatePieceBuffers(1, manifest.pieceSize)[0]!
         const bytes = await network.fetchPiece(peer.id, cid, index, { signal: this.#signal, timeout: settings.peerTimeout * 1000, into: receive })
         if (this.#done.get(index) || this.#accepted.has(index)) continue // the endgame's other request won
         const { start, end } = pieceRange(index, manifest.size, manifest.pieceSize)
@@ -206,9 +209,14 @@ class Swarm {
         if (this.#done.get(index) || this.#accepted.has(index)) continue
         const buffer = await sink.allocate({ signal: this.#signal })
         if (this.#accepted.has(index)) { sink.release(buffer); continue }
-        buffer.set(bytes)
         this.#accepted.add(index)
-        sink.accept(index, buffer, bytes.byteLength, 'peer', hash)
+        if (bytes.buffer === receive.buffer && bytes.byteOffset === receive.byteOffset && buffer.byteLength === receive.byteLength) {
+          sink.accept(index, receive, bytes.byteLength, 'peer', hash) // the trade: see #spare
+          receive = buffer
+        } else {
+          buffer.set(bytes) // the network did not use the receive buffer
+          sink.accept(index, buffer, bytes.byteLength, 'peer', hash)
+        }
       } catch (err) {
         if (this.#signal.aborted) return
         if ((err as { code?: string }).code === 'PEER_REFUSED') peer.have.set(index, false)
