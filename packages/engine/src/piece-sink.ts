@@ -39,6 +39,7 @@ export class PieceSink implements PieceSinkLike {
   #flushTimer: NodeJS.Timeout | null = null
   #flushing: Promise<void> = Promise.resolve()
   readonly #writer: PieceWriter
+  readonly #listeners = new Set<() => void>()
 
   constructor (init: PieceSinkInit) {
     this.#init = init
@@ -47,6 +48,19 @@ export class PieceSink implements PieceSinkLike {
     this.#writer = new PieceWriter(init.handle, file.temporaryName, settings.directWrites)
   }
 
+
+  /**
+   * Calls `listener` after each piece is written and marked, and when a piece fails; returns what removes it. For a
+   * scheduler that waits for the last pieces to land (polling instead left up to its poll interval on every file).
+   */
+  onChange (listener: () => void): () => void {
+    this.#listeners.add(listener)
+    return () => { this.#listeners.delete(listener) }
+  }
+
+  #changed (): void {
+    for (const listener of [...this.#listeners]) listener()
+  }
 
   /** The first error of a piece (a failed write or a hash mismatch), or null. */
   get error (): unknown {
@@ -88,6 +102,7 @@ export class PieceSink implements PieceSinkLike {
       .catch(err => {
         this.#error ??= err
         for (const w of this.#waiters.splice(0)) w.reject(err)
+        this.#changed()
       })
       .finally(() => { this.#inFlight.delete(task); this.release(buffer) })
     this.#inFlight.add(task)
@@ -113,6 +128,7 @@ export class PieceSink implements PieceSinkLike {
     this.#init.hashes.set(index, hash)
     this.#pendingHashes.push([index, hash])
     this.#init.onPiece(index, length, from)
+    this.#changed()
     if (++this.#unsaved >= this.#init.settings.flushPieces) this.#flushInBackground()
     else this.#flushTimer ??= setTimeout(() => { this.#flushInBackground() }, this.#init.settings.flushInterval)
   }

@@ -84,6 +84,9 @@ class Swarm {
     const { settings } = this.#init
     const background = [this.#discover(), this.#originLoop()]
     const originTimer = setTimeout(() => { this.#originStarted = true; this.#poke() }, settings.originDelay * 1000)
+    // A piece written (the last one, above all) or failed is a change: without this the loop saw it only at its
+    // next 250 ms turn, which every peer download paid once at its end.
+    const unsubscribe = this.#init.sink.onChange(() => { this.#poke() })
     try {
       // Bounded: each turn waits at most 250 ms, and ends on completion, abort, or an error nobody can route around.
       while (!this.#done.full) {
@@ -93,6 +96,7 @@ class Swarm {
         await this.#waitForChange()
       }
     } finally {
+      unsubscribe()
       clearTimeout(originTimer)
       this.#controller.abort(new AbortedError('swarm finished'))
       await Promise.allSettled(background)
