@@ -3,8 +3,9 @@ import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { cpus, release, type as osType } from 'node:os'
-import { dirname, join } from 'node:path'
+import { cpus, release, tmpdir, type as osType } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 
 /** The repository root (this file lives in `<root>/benchmarks/`). */
@@ -223,6 +224,51 @@ function clockTicks () {
  * a second signal or 5 s later exits; an error is printed with `label` and exits 1. Exits 0 after success, so that
  * a lingering handle (a libp2p timer, a socket) cannot keep a finished benchmark alive.
  */
+/**
+ * The options every benchmark takes, plus its own (`extra`, in node:util parseArgs form): --size (default 1 GiB,
+ * 64 MiB with --smoke), --rounds (3; 1 with --smoke), --warmup (1), --out (docs/benchmarks.md; a temp file with
+ * --smoke), --timeout (seconds; default 60 s plus 2 MiB/s, so only a hang trips it), --smoke, --keep, --help.
+ * Bad input prints `usage` and exits 2. Returns the common settings and `values`, the parsed options (extras too);
+ * `usage(message)` is returned as well for checking the extras.
+ */
+export function benchOptions (name, usageLine, extra = {}) {
+  const usage = (message) => {
+    if (message) process.stderr.write(`${name} bench: ${message}\n`)
+    process.stderr.write(`usage: ${usageLine}\n`)
+    process.exit(2)
+  }
+  let values
+  try {
+    ({ values } = parseArgs({
+      options: {
+        size: { type: 'string' },
+        rounds: { type: 'string' },
+        warmup: { type: 'string', default: '1' },
+        out: { type: 'string' },
+        timeout: { type: 'string' },
+        smoke: { type: 'boolean', default: false },
+        keep: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        ...extra
+      }
+    }))
+  } catch (err) {
+    usage(err.message)
+  }
+  if (values.help) usage()
+  const size = values.size !== undefined ? parseSize(values.size) : values.smoke ? 64 * MiB : GiB
+  const rounds = values.rounds !== undefined ? Number(values.rounds) : values.smoke ? 1 : 3
+  if (!Number.isInteger(rounds) || rounds < 1) usage('--rounds must be a whole number >= 1')
+  const warmup = Number(values.warmup)
+  if (!Number.isInteger(warmup) || warmup < 0) usage('--warmup must be a whole number >= 0')
+  const out = values.out !== undefined
+    ? resolve(values.out)
+    : values.smoke ? join(tmpdir(), `dopt-bench-${name}-smoke.md`) : join(REPO_ROOT, 'docs/benchmarks.md')
+  const timeoutMs = values.timeout !== undefined ? Number(values.timeout) * 1000 : 60_000 + size / (2 * MiB) * 1000
+  if (!(timeoutMs > 0)) usage('--timeout must be a positive number of seconds')
+  return { size, rounds, warmup, out, timeoutMs, smoke: values.smoke, keep: values.keep, values, usage }
+}
+
 export async function runBenchmark (label, main) {
   let interrupted = false
   for (const sig of ['SIGINT', 'SIGTERM']) {

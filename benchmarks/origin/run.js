@@ -12,10 +12,9 @@
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { parseArgs } from 'node:util'
+import { join } from 'node:path'
 import {
-  GiB, MiB, REPO_ROOT, commandExists, runBenchmark, startOriginServer, findGnuTime, formatBytes, machineInfo, median, parseSize,
+  GiB, REPO_ROOT, benchOptions, commandExists, runBenchmark, startOriginServer, findGnuTime, formatBytes, machineInfo, median,
   runTimed, sha256File, writeSection
 } from '../lib.js'
 
@@ -26,43 +25,10 @@ const DOPT_BIN = join(REPO_ROOT, 'apps/cli/bin/dopt.js')
 const CLI_DIST = join(REPO_ROOT, 'apps/cli/dist/bin.js')
 const LAB = join(REPO_ROOT, 'packages/lab/dist/index.js')
 
-function usage (message) {
-  if (message) process.stderr.write(`origin bench: ${message}\n`)
-  process.stderr.write('usage: node benchmarks/origin/run.js [--size BYTES] [--rounds N] [--out FILE] [--smoke] [--warmup N] [--timeout S] [--keep]\n')
-  process.exit(2)
-}
-
 function options () {
-  let values
-  try {
-    ({ values } = parseArgs({
-      options: {
-        size: { type: 'string' },
-        rounds: { type: 'string' },
-        out: { type: 'string' },
-        smoke: { type: 'boolean', default: false },
-        timeout: { type: 'string' },
-        warmup: { type: 'string' },
-        keep: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false }
-      }
-    }))
-  } catch (err) {
-    usage(err.message)
-  }
-  if (values.help) usage()
-  const size = values.size !== undefined ? parseSize(values.size) : values.smoke ? 64 * MiB : GiB
-  const rounds = values.rounds !== undefined ? Number(values.rounds) : values.smoke ? 1 : 3
-  if (!Number.isInteger(rounds) || rounds < 1) usage('--rounds must be a whole number >= 1')
-  const warmup = values.warmup !== undefined ? Number(values.warmup) : 1
-  if (!Number.isInteger(warmup) || warmup < 0) usage('--warmup must be a whole number >= 0')
-  const out = values.out !== undefined
-    ? resolve(values.out)
-    : values.smoke ? join(tmpdir(), 'dopt-bench-origin-smoke.md') : join(REPO_ROOT, 'docs/benchmarks.md')
-  // Generous: 60 s plus 2 MiB/s, so only a hang trips it.
-  const timeoutMs = values.timeout !== undefined ? Number(values.timeout) * 1000 : 60_000 + size / (2 * MiB) * 1000
-  if (!(timeoutMs > 0)) usage('--timeout must be a positive number of seconds')
-  return { size, rounds, warmup, out, timeoutMs, smoke: values.smoke, keep: values.keep }
+  const { values: _values, usage: _usage, ...opts } = benchOptions('origin',
+    'node benchmarks/origin/run.js [--size BYTES] [--rounds N] [--out FILE] [--smoke] [--warmup N] [--timeout S] [--keep]')
+  return opts
 }
 
 const mbps = (bytes, seconds) => bytes / seconds / 1e6

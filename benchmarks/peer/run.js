@@ -23,11 +23,10 @@
 // Results go into --out between <!-- peer:begin --> and <!-- peer:end -->. --smoke: 64 MiB, 1 round, temp file.
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { parseArgs } from 'node:util'
 import {
-  GiB, MiB, REPO_ROOT, findGnuTime, formatBytes, machineInfo, median, parseSize, procCpuSeconds,
+  GiB, MiB, REPO_ROOT, benchOptions, findGnuTime, formatBytes, machineInfo, median, procCpuSeconds,
   runBenchmark, runTimed, sha256File, spawnTracked, startOriginServer, writeSection
 } from '../lib.js'
 
@@ -44,59 +43,27 @@ const DEFAULT_CLI_NODE_FLAGS = ''
 const DEFAULT_NODE_CONFIG = '{"discoveryTimeout": 5, "originDelay": 5, "peerRequestsInFlight": 8, "mdns": false}'
 const VARIANTS = ['raw', 'p2p', 'node', 'origin']
 
-function usage (message) {
-  if (message) process.stderr.write(`peer bench: ${message}\n`)
-  process.stderr.write('usage: node benchmarks/peer/run.js [--size BYTES] [--inflight N] [--rounds N] [--warmup N] [--node-flags FLAGS] [--cli-node-flags FLAGS] [--node-config JSON] [--variants LIST] [--timeout S] [--out FILE] [--smoke] [--keep]\n')
-  process.exit(2)
-}
-
 function options () {
-  let values
-  try {
-    ({ values } = parseArgs({
-      options: {
-        size: { type: 'string' },
-        inflight: { type: 'string', default: '16' },
-        rounds: { type: 'string' },
-        warmup: { type: 'string', default: '1' },
-        'node-flags': { type: 'string', default: DEFAULT_NODE_FLAGS },
-        'cli-node-flags': { type: 'string', default: DEFAULT_CLI_NODE_FLAGS },
-        'node-config': { type: 'string', default: DEFAULT_NODE_CONFIG },
-        variants: { type: 'string', default: VARIANTS.join(',') },
-        timeout: { type: 'string' },
-        out: { type: 'string' },
-        smoke: { type: 'boolean', default: false },
-        keep: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false }
-      }
-    }))
-  } catch (err) {
-    usage(err.message)
-  }
-  if (values.help) usage()
-  const size = values.size !== undefined ? parseSize(values.size) : values.smoke ? 64 * MiB : GiB
-  if (size % MiB !== 0) usage('--size must be a whole number of MiB')
-  const rounds = values.rounds !== undefined ? Number(values.rounds) : values.smoke ? 1 : 3
-  const warmup = Number(values.warmup)
+  const { values, usage, ...common } = benchOptions('peer',
+    'node benchmarks/peer/run.js [--size BYTES] [--inflight N] [--rounds N] [--warmup N] [--node-flags FLAGS] [--cli-node-flags FLAGS] [--node-config JSON] [--variants LIST] [--timeout S] [--out FILE] [--smoke] [--keep]', {
+      inflight: { type: 'string', default: '16' },
+      'node-flags': { type: 'string', default: DEFAULT_NODE_FLAGS },
+      'cli-node-flags': { type: 'string', default: DEFAULT_CLI_NODE_FLAGS },
+      'node-config': { type: 'string', default: DEFAULT_NODE_CONFIG },
+      variants: { type: 'string', default: VARIANTS.join(',') }
+    })
+  if (common.size % MiB !== 0) usage('--size must be a whole number of MiB')
   const inflight = Number(values.inflight)
-  if (!Number.isInteger(rounds) || rounds < 1) usage('--rounds must be a whole number >= 1')
-  if (!Number.isInteger(warmup) || warmup < 0) usage('--warmup must be a whole number >= 0')
   if (!Number.isInteger(inflight) || inflight < 1) usage('--inflight must be a whole number >= 1')
   const variants = values.variants.split(',').map(s => s.trim()).filter(Boolean)
   if (variants.length === 0 || variants.some(v => !VARIANTS.includes(v))) usage(`--variants: a comma-separated subset of ${VARIANTS.join(',')}`)
   let nodeConfig
   try { nodeConfig = JSON.parse(values['node-config']) } catch (err) { usage(`--node-config is not JSON: ${err.message}`) }
-  // Generous: 60 s plus 2 MiB/s, so only a hang trips it.
-  const timeoutMs = values.timeout !== undefined ? Number(values.timeout) * 1000 : 60_000 + size / (2 * MiB) * 1000
-  if (!(timeoutMs > 0)) usage('--timeout must be a positive number of seconds')
   const split = s => s.split(/\s+/).filter(Boolean)
   return {
-    size, rounds, warmup, inflight, variants, nodeConfig, timeoutMs,
+    ...common, inflight, variants, nodeConfig,
     nodeFlags: split(values['node-flags']),
-    cliNodeFlags: split(values['cli-node-flags']),
-    smoke: values.smoke,
-    keep: values.keep,
-    out: values.out !== undefined ? resolve(values.out) : null
+    cliNodeFlags: split(values['cli-node-flags'])
   }
 }
 
@@ -272,7 +239,7 @@ async function main () {
     throw new Error('a dist folder is missing: run "npm run build" first')
   }
   const work = await mkdtemp(join(tmpdir(), 'dopt-peer-bench-'))
-  const out = opts.out ?? (opts.smoke ? join(tmpdir(), 'dopt-bench-peer-smoke.md') : join(REPO_ROOT, 'docs/benchmarks.md'))
+  const out = opts.out
   const ctx = { work, gnuTime: findGnuTime(), server: null }
   log(`peer bench: ${formatBytes(opts.size)}, variants ${opts.variants.join(',')}, ${opts.inflight} in flight (raw/p2p), ${opts.warmup} warm-up + ${opts.rounds} rounds; ` +
     `node flags (raw/p2p): ${opts.nodeFlags.join(' ') || '(none)'}; dopt CLI node flags: ${opts.cliNodeFlags.join(' ') || '(none)'}; config: ${JSON.stringify(opts.nodeConfig)}` +
