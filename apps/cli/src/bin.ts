@@ -6,7 +6,7 @@ import { runDaemon } from './daemon.js'
 import { EXIT_JOB_ERROR, EXIT_OK, EXIT_USAGE, HELP, UsageError } from './usage.js'
 
 /** Codes of errors caused by what the user typed: exit 2, no stack trace. */
-const BAD_INPUT = new Set(['INVALID_ARGUMENT', 'INVALID_URL', 'INVALID_PATH', 'JOB_NOT_FOUND'])
+const BAD_INPUT = new Set(['INVALID_ARGUMENT', 'INVALID_URL', 'INVALID_PATH', 'JOB_NOT_FOUND', 'LISTEN_FAILED'])
 
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv

@@ -1,9 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { createInterface } from 'node:readline'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { randomBytesSeeded } from '@dopt/lab'
-import { jsonLine, run, sandbox, start } from './helpers.js'
+import { hasStackTrace, jsonLine, run, sandbox, start } from './helpers.js'
 import type { Running, Sandbox } from './helpers.js'
 
 const MiB = 1 << 20
@@ -64,6 +66,28 @@ describe('dopt daemon and get --peer', () => {
     const result = jsonLine(r)
     expect(result.state).toBe('acknowledged')
     expect(result.bytesFromOrigin).toBe(data.byteLength)
+  })
+
+  it('bad --peer and --listen addresses, or one it cannot listen on, exit 2 at once with their code and no trace', async () => {
+    const url = box.origin.url('/none.bin')
+    const out = join(box.dir, 'none.bin')
+    const badPeer = await run(['get', url, '-o', out, '--data-dir', box.dataDir, '--json', '--peer', 'garbage'])
+    expect(badPeer.code, badPeer.stderr).toBe(2) // it exits: no half-started node keeps it alive
+    expect(jsonLine(badPeer).error).toMatchObject({ code: 'INVALID_ARGUMENT' })
+    const badListen = await run(['daemon', '--data-dir', box.dataDir, '--listen', 'garbage'])
+    expect(badListen.code, badListen.stderr).toBe(2)
+    expect(badListen.stderr).toMatch(/listen: not a multiaddr: "garbage" \(INVALID_ARGUMENT\)/)
+    const taken = createServer()
+    await new Promise<void>(resolve => taken.listen(0, '127.0.0.1', resolve))
+    const port = (taken.address() as AddressInfo).port
+    try {
+      const busy = await run(['daemon', '--data-dir', box.dataDir, '--listen', `/ip4/127.0.0.1/tcp/${port}`])
+      expect(busy.code, busy.stderr).toBe(2)
+      expect(busy.stderr).toContain('(LISTEN_FAILED)')
+      for (const r of [badPeer, badListen, busy]) expect(hasStackTrace(r.stderr)).toBe(false)
+    } finally {
+      taken.close()
+    }
   })
 
   it('rejects a bad --config with exit 2', async () => {

@@ -158,11 +158,16 @@ export class PeerUnavailableError extends DoptError {
   static override readonly code = 'PEER_UNAVAILABLE'
 }
 
+/** Thrown when the node cannot listen on a configured address (not an address of this machine, or taken). */
+export class ListenFailedError extends DoptError {
+  static override readonly code = 'LISTEN_FAILED'
+}
+
 const classes: Array<typeof DoptError> = [
   InvalidArgumentError, InvalidUrlError, InvalidPathError, InvalidStateError, JobNotFoundError, JobEmptyError,
   ValidationPendingError, ValidationFailedError, HttpStatusError, OriginUnavailableError, OriginProtocolError,
   ContentChangedError, LocalFileError, SchemaMismatchError, NodeStoppedError, AbortedError, PeerRefusedError,
-  PeerUnavailableError
+  PeerUnavailableError, ListenFailedError
 ]
 const byCode = new Map<string, typeof DoptError>(classes.map(c => [c.code, c]))
 

@@ -2,7 +2,7 @@ export {
   DoptError, InvalidArgumentError, InvalidUrlError, InvalidPathError, InvalidStateError, JobNotFoundError,
   JobEmptyError, ValidationPendingError, ValidationFailedError, HttpStatusError, OriginUnavailableError,
   OriginProtocolError, ContentChangedError, LocalFileError, SchemaMismatchError, NodeStoppedError, AbortedError,
-  PeerRefusedError, PeerUnavailableError, toErrorInfo, errorFromInfo
+  PeerRefusedError, PeerUnavailableError, ListenFailedError, toErrorInfo, errorFromInfo
 } from './errors.js'
 export type { ErrorContext, ErrorInfo, DoptErrorOptions } from './errors.js'
 export { JOB_STATES, JOB_PRIORITIES, NotifyFlags, DEFAULT_NOTIFY_FLAGS } from './job.js'

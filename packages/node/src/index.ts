@@ -8,7 +8,8 @@ export {
   NotifyFlags, DEFAULT_NOTIFY_FLAGS, JOB_STATES, JOB_PRIORITIES, DoptError, InvalidArgumentError, InvalidUrlError,
   InvalidPathError, InvalidStateError, JobNotFoundError, JobEmptyError, ValidationPendingError, ValidationFailedError,
   HttpStatusError, OriginUnavailableError, OriginProtocolError, ContentChangedError, LocalFileError,
-  SchemaMismatchError, NodeStoppedError, AbortedError, toErrorInfo, errorFromInfo
+  SchemaMismatchError, NodeStoppedError, AbortedError, PeerRefusedError, PeerUnavailableError, ListenFailedError,
+  toErrorInfo, errorFromInfo
 } from '@dopt/interface'
 export type {
   Job, JobFile, JobManager, JobState, JobType, JobPriority, JobProgress, FileProgress, JobTimes, JobInfo, FileInfo,

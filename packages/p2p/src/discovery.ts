@@ -21,6 +21,30 @@ export function peerIdOf (addr: Multiaddr): string | undefined {
   return addr.getComponents().findLast(c => c.name === 'p2p')?.value
 }
 
+/** Parses a multiaddr the user gave; INVALID_ARGUMENT naming `what` (`--peer`, `--listen`) when it is not one. */
+export function parseMultiaddr (text: string, what: string): Multiaddr {
+  try {
+    return multiaddr(text)
+  } catch (err) {
+    throw new InvalidArgumentError(`${what}: not a multiaddr: "${text}"`, { cause: err })
+  }
+}
+
+/** Static peers as given (`/ip4/…/tcp/…/p2p/<peer id>`), checked before any part of the node starts. */
+export function parseStaticPeers (texts: string[]): Array<{ id: string, addr: Multiaddr }> {
+  return texts.map(text => {
+    const addr = parseMultiaddr(text, 'peers')
+    const id = peerIdOf(addr)
+    if (id === undefined) throw new InvalidArgumentError(`peer "${text}" has no /p2p/<peer id>`)
+    try {
+      peerIdFromString(id)
+    } catch (err) {
+      throw new InvalidArgumentError(`peer "${text}": "${id}" is not a peer id`, { cause: err })
+    }
+    return { id, addr }
+  })
+}
+
 /**
  * Keeps the node connected: dials peers mDNS discovers (libp2p 3 discovery only reports them), dials the static
  * peers at start and again after each disconnect or failed dial (exponential back-off), and remembers how each peer
@@ -32,17 +56,10 @@ export class Discovery {
   readonly #sources = new Map<string, PeerSourceKind>()
   #running = false
 
-  constructor (node: DoptLibp2p, staticPeers: string[]) {
+  /** `staticPeers`: from parseStaticPeers. */
+  constructor (node: DoptLibp2p, staticPeers: Array<{ id: string, addr: Multiaddr }>) {
     this.#node = node
-    for (const text of staticPeers) {
-      let addr: Multiaddr
-      try {
-        addr = multiaddr(text)
-      } catch (err) {
-        throw new InvalidArgumentError(`not a multiaddr: "${text}"`, { cause: err })
-      }
-      const id = peerIdOf(addr)
-      if (id === undefined) throw new InvalidArgumentError(`static peer "${text}" has no /p2p/<peer id>`)
+    for (const { id, addr } of staticPeers) {
       this.#static.set(id, { id: peerIdFromString(id), addr, delay: REDIAL_MIN_MS })
       this.#sources.set(id, 'static')
     }

@@ -5,7 +5,7 @@ import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
-import { InvalidArgumentError } from '@dopt/interface'
+import { InvalidArgumentError, ListenFailedError } from '@dopt/interface'
 import { doptNoise } from './encryption.js'
 import { doptYamux } from './muxer.js'
 import type { Identify } from '@libp2p/identify'
@@ -83,19 +83,27 @@ export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
       metricsPrefix: `dopt_${groupId.replace(/-/g, '_')}_kad`
     })
   }
-  const node = await createLibp2p({
-    privateKey: config.privateKey,
-    addresses: { listen: config.listen },
-    transports: [tcp()],
-    connectionEncrypters: [doptNoise()],
-    // yamux with window updates at half-window (muxer.ts). Its default windows otherwise: larger windows (4-64 MiB)
-    // and messages measured no faster here (benchmarks/peer, STACK-NOTES), and the piece protocol never pauses a
-    // stream, so the read-buffer limit is not at risk.
-    streamMuxers: [doptYamux()],
-    ...(config.psk !== undefined ? { connectionProtector: preSharedKey({ psk: toSwarmKey(config.psk) }) } : {}),
-    peerDiscovery: config.mdns ? [mdnsDiscovery(groupId, config.onMdnsPeer)] : [],
-    services: services as never
-  })
+  let node
+  try {
+    node = await createLibp2p({
+      privateKey: config.privateKey,
+      addresses: { listen: config.listen },
+      transports: [tcp()],
+      connectionEncrypters: [doptNoise()],
+      // yamux with window updates at half-window (muxer.ts). Its default windows otherwise: larger windows (4-64 MiB)
+      // and messages measured no faster here (benchmarks/peer, STACK-NOTES), and the piece protocol never pauses a
+      // stream, so the read-buffer limit is not at risk.
+      streamMuxers: [doptYamux()],
+      ...(config.psk !== undefined ? { connectionProtector: preSharedKey({ psk: toSwarmKey(config.psk) }) } : {}),
+      peerDiscovery: config.mdns ? [mdnsDiscovery(groupId, config.onMdnsPeer)] : [],
+      services: services as never
+    })
+  } catch (err) {
+    // A listen address that is not this machine's, or taken: say which, with a code, instead of libp2p's trace.
+    if ((err as Error).name !== 'UnsupportedListenAddressesError') throw err
+    const reasons = (err as Error).message.split('\n').map(l => l.trim()).filter(l => l.startsWith('/'))
+    throw new ListenFailedError(`cannot listen on ${reasons.length > 0 ? reasons.join('; ') : config.listen.join(', ')}`, { cause: err, context: 'general-transport' })
+  }
   return node as unknown as DoptLibp2p
 }
 

@@ -2,7 +2,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import { AbortedError, InvalidArgumentError, NodeStoppedError, PeerUnavailableError } from '@dopt/interface'
 import { MessageType, encodeKey, encodePieceRequest } from './codec.js'
-import { Discovery } from './discovery.js'
+import { Discovery, parseMultiaddr, parseStaticPeers } from './discovery.js'
 import { loadOrCreateKey } from './identity.js'
 import { checkGroupId, createNode, stopNode } from './node.js'
 import { PieceServer, pieceProtocol } from './piece-protocol.js'
@@ -23,28 +23,32 @@ const DEFAULT_FIND_TIMEOUT = 10_000
 /** Starts a libp2p node with dopt's piece protocol, serving what `components.content` holds. */
 export async function createP2P (init: P2PInit, components: P2PComponents): Promise<P2P> {
   const groupId = checkGroupId(init.groupId ?? 'default')
+  // Everything the user typed is checked before anything starts: a node that fails later must not linger.
+  const staticPeers = parseStaticPeers(init.peers ?? [])
+  const listen = init.listen ?? ['/ip4/127.0.0.1/tcp/0']
+  for (const text of listen) parseMultiaddr(text, 'listen')
   const privateKey = await loadOrCreateKey(init.dataDir)
   // mDNS is wired into libp2p before Discovery (which needs the node) exists: route its peers through this slot.
   const mdnsSink: { discovery?: Discovery } = {}
   const node = await createNode({
     onMdnsPeer: peer => { mdnsSink.discovery?.onMdnsPeer(peer) },
     privateKey,
-    listen: init.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+    listen,
     groupId,
     ...(init.psk !== undefined ? { psk: init.psk } : {}),
     mdns: init.mdns ?? true,
     dht: init.dht ?? true
   })
-  const discovery = new Discovery(node, init.peers ?? [])
-  mdnsSink.discovery = discovery
-  const p2p = new DoptP2P(node, discovery, components.content, init, groupId)
   try {
+    const discovery = new Discovery(node, staticPeers)
+    mdnsSink.discovery = discovery
+    const p2p = new DoptP2P(node, discovery, components.content, init, groupId)
     await p2p.start()
+    return p2p
   } catch (err) {
     await stopNode(node).catch(() => {})
     throw err
   }
-  return p2p
 }
 
 class DoptP2P implements P2P {

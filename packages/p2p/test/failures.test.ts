@@ -1,4 +1,6 @@
 import '../src/index.js'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
@@ -67,6 +69,22 @@ describe('failures', () => {
     await expect(b.fetchPiece(a.peerId, file.manifestCid, 0, { timeout: 5_000 })).rejects.toMatchObject({ code: 'PEER_UNAVAILABLE' })
     const same = await nodes.start({ groupId: 'group-a', peers: a.getMultiaddrs() })
     expect(await same.fetchManifest(a.peerId, file.manifestCid)).toEqual(file.manifest)
+  })
+
+  it('checks peers and listen addresses before it starts, and names an address it cannot listen on', async () => {
+    await expect(nodes.start({ peers: ['garbage'] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('peers') })
+    await expect(nodes.start({ peers: ['/ip4/127.0.0.1/tcp/1/p2p/notapeerid'] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(nodes.start({ listen: ['garbage'] })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('listen') })
+    const taken = createServer()
+    await new Promise<void>(resolve => taken.listen(0, '127.0.0.1', resolve))
+    const port = (taken.address() as AddressInfo).port
+    try {
+      await expect(nodes.start({ listen: [`/ip4/127.0.0.1/tcp/${port}`] })).rejects.toMatchObject({
+        code: 'LISTEN_FAILED', context: 'general-transport', message: expect.stringContaining(`/ip4/127.0.0.1/tcp/${port}`)
+      })
+    } finally {
+      taken.close()
+    }
   })
 
   it('rejects bad arguments', async () => {
