@@ -2,7 +2,7 @@ import { constants } from 'node:fs'
 import { open } from 'node:fs/promises'
 import type { BigIntStats } from 'node:fs'
 import type { FileHandle } from 'node:fs/promises'
-import { DIRECT_ALIGN, allocatePieceBuffers } from './file-writer.js'
+import { DIRECT_ALIGN, allocatePieceBuffers, openDirect } from './file-writer.js'
 
 /**
  * How the seeding cache reads the pieces it serves.
@@ -27,13 +27,7 @@ export class PieceReader {
 
   constructor (path: string, direct: boolean) {
     this.#path = path
-    const flag = (constants as Record<string, number | undefined>).O_DIRECT
-    this.#direct = direct && flag !== undefined
-      ? open(path, constants.O_RDONLY | flag).catch(async (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EINVAL') return null // no direct I/O on this file system
-        throw err
-      })
-      : Promise.resolve(null)
+    this.#direct = direct ? openDirect(path, constants.O_RDONLY) : Promise.resolve(null)
     this.#direct.catch(() => {}) // a file that cannot be opened fails its reads; it is not an unhandled rejection
   }
 

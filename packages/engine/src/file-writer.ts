@@ -42,6 +42,21 @@ export function allocatePieceBuffers (count: number, size: number): Buffer[] {
   return Array.from({ length: count }, () => Buffer.allocUnsafe(size))
 }
 
+/**
+ * Opens `path` for direct I/O with `flags` (O_RDONLY, O_WRONLY); null where the platform or the file system has no
+ * direct I/O (no O_DIRECT, or EINVAL). Other errors (a missing file) are thrown.
+ */
+export async function openDirect (path: string, flags: number): Promise<FileHandle | null> {
+  const direct = (constants as Record<string, number | undefined>).O_DIRECT
+  if (direct === undefined) return null
+  try {
+    return await open(path, flags | direct)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EINVAL') return null
+    throw err
+  }
+}
+
 /** Writes all of `bytes` at `position` through the page cache, on the calling thread, in WRITE_CHUNK calls. */
 export function writeBuffered (handle: FileHandle, bytes: Uint8Array, position: number): void {
   let written = 0
@@ -60,10 +75,8 @@ export class PieceWriter {
   /** `handle` is the transfer's own (buffered) handle of `path`; a second, direct one is opened when `direct`. */
   constructor (handle: FileHandle, path: string, direct: boolean) {
     this.#handle = handle
-    const flag = (constants as Record<string, number | undefined>).O_DIRECT
-    this.#direct = direct && flag !== undefined
-      ? open(path, constants.O_WRONLY | flag).catch(() => null) // EINVAL: no direct I/O on this file system
-      : Promise.resolve(null)
+    // Any failure to open it leaves the buffered handle, which works.
+    this.#direct = direct ? openDirect(path, constants.O_WRONLY).catch(() => null) : Promise.resolve(null)
   }
 
   async write (bytes: Uint8Array, position: number): Promise<void> {

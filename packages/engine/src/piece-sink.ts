@@ -48,7 +48,6 @@ export class PieceSink implements PieceSinkLike {
     this.#writer = new PieceWriter(init.handle, file.temporaryName, settings.directWrites)
   }
 
-
   /**
    * Calls `listener` after each piece is written and marked, and when a piece fails; returns what removes it. For a
    * scheduler that waits for the last pieces to land (polling instead left up to its poll interval on every file).

@@ -21,7 +21,7 @@ export function peerIdOf (addr: Multiaddr): string | undefined {
   return addr.getComponents().findLast(c => c.name === 'p2p')?.value
 }
 
-/** Parses a multiaddr the user gave; INVALID_ARGUMENT naming `what` (`--peer`, `--listen`) when it is not one. */
+/** Parses a multiaddr the user gave; INVALID_ARGUMENT naming `what` (the setting: `peers`, `listen`) when it is not one. */
 export function parseMultiaddr (text: string, what: string): Multiaddr {
   try {
     return multiaddr(text)
@@ -31,18 +31,23 @@ export function parseMultiaddr (text: string, what: string): Multiaddr {
 }
 
 /** Static peers as given (`/ip4/…/tcp/…/p2p/<peer id>`), checked before any part of the node starts. */
-export function parseStaticPeers (texts: string[]): Array<{ id: string, addr: Multiaddr }> {
+export function parseStaticPeers (texts: string[]): StaticPeerAddress[] {
   return texts.map(text => {
     const addr = parseMultiaddr(text, 'peers')
     const id = peerIdOf(addr)
     if (id === undefined) throw new InvalidArgumentError(`peer "${text}" has no /p2p/<peer id>`)
     try {
-      peerIdFromString(id)
+      return { id: peerIdFromString(id), addr }
     } catch (err) {
       throw new InvalidArgumentError(`peer "${text}": "${id}" is not a peer id`, { cause: err })
     }
-    return { id, addr }
   })
+}
+
+/** A static peer as parsed by parseStaticPeers. */
+export interface StaticPeerAddress {
+  id: PeerId
+  addr: Multiaddr
 }
 
 /**
@@ -56,12 +61,11 @@ export class Discovery {
   readonly #sources = new Map<string, PeerSourceKind>()
   #running = false
 
-  /** `staticPeers`: from parseStaticPeers. */
-  constructor (node: DoptLibp2p, staticPeers: Array<{ id: string, addr: Multiaddr }>) {
+  constructor (node: DoptLibp2p, staticPeers: StaticPeerAddress[]) {
     this.#node = node
     for (const { id, addr } of staticPeers) {
-      this.#static.set(id, { id: peerIdFromString(id), addr, delay: REDIAL_MIN_MS })
-      this.#sources.set(id, 'static')
+      this.#static.set(id.toString(), { id, addr, delay: REDIAL_MIN_MS })
+      this.#sources.set(id.toString(), 'static')
     }
   }
 
