@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { randomBytesSeeded } from '@dopt/lab'
@@ -57,5 +57,33 @@ describe('two dopt get on one --data-dir', () => {
     const third = await run(['get', box.origin.url('/other.bin'), '-o', out2, '--data-dir', box.dataDir, ...HTTP, '--json'])
     expect(third.code, third.stderr).toBe(0)
     expect(await exists(out2)).toBe(true)
+  })
+})
+
+describe('a --data-dir that cannot be a folder', () => {
+  let box: Sandbox
+  beforeEach(async () => {
+    box = await sandbox()
+    box.origin.setFile('/f.bin', { data: randomBytesSeeded(MiB, 53) })
+  })
+  afterEach(async () => { await box.cleanup() })
+
+  // Under /proc, Node's own recursive mkdir never settles (packages/interface/src/make-directory.ts): dopt used to
+  // spin a core there forever.
+  it('fails with LOCAL_FILE naming it, without touching the origin: under /proc, a dangling symlink, or a file', async () => {
+    await symlink(join(box.dir, 'unmounted'), join(box.dir, 'link'))
+    await writeFile(join(box.dir, 'file'), 'x')
+    const dataDirs = [join(box.dir, 'link', 'dopt'), join(box.dir, 'file'), join(box.dir, 'file', 'dopt')]
+    if (process.platform === 'linux') dataDirs.push('/proc/dopt-no-such-folder/data')
+    for (const dataDir of dataDirs) {
+      const r = await run(['get', box.origin.url('/f.bin'), '-o', join(box.dir, 'f.bin'), '--data-dir', dataDir, ...HTTP, '--json'], { timeoutMs: 10_000 })
+      expect(r.code, r.stderr).toBe(1)
+      expect(hasStackTrace(r.stderr)).toBe(false)
+      expect(r.stderr).toMatch(/^dopt: cannot create the data folder /)
+      expect(r.stderr).toContain(dataDir)
+      expect(jsonLine(r).error).toMatchObject({ code: 'LOCAL_FILE' })
+    }
+    expect(box.origin.requests).toEqual([])
+    expect(await exists(join(box.dir, 'f.bin'))).toBe(false)
   })
 })

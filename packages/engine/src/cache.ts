@@ -1,7 +1,8 @@
-import { copyFile, link, mkdir, rm } from 'node:fs/promises'
+import { copyFile, link, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Bitfield, contentKey, decodeManifest, equalBytes, pieceCount, pieceRange, sha256 } from '@dopt/content'
 import type { Manifest } from '@dopt/content'
+import { makeDirectory } from '@dopt/interface'
 import type { CacheRecord, FileRecord, Store } from '@dopt/store'
 import type { ContentServer, PeerNetwork } from './network.js'
 import { PieceReader } from './file-reader.js'
@@ -68,7 +69,7 @@ export class SeedCache implements ContentServer {
    */
   async start (network: PeerNetwork | null): Promise<void> {
     this.#network = network
-    await mkdir(this.dir, { recursive: true })
+    await makeDirectory(this.dir)
     for (const item of await this.list()) this.#remember(item)
     await this.evict()
     for (const item of await this.list()) this.#announce(item)

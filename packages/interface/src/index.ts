@@ -10,3 +10,4 @@ export type {
   JobState, JobType, JobPriority, JobProgress, FileProgress, JobTimes, ValidationState, AbortOptions,
   AddFileOptions, JobFile, JobNotifyInterface, JobEventMap, JobEvent, Job, FileInfo, JobInfo, JobManager
 } from './job.js'
+export { makeDirectory } from './make-directory.js'

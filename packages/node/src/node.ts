@@ -1,10 +1,9 @@
-import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SeedCache, createJobEngine } from '@dopt/engine'
 import type { JobEngine } from '@dopt/engine'
 import type { P2P, PeerInfo } from '@dopt/p2p'
 import type { CacheRecord } from '@dopt/store'
-import { LocalFileError } from '@dopt/interface'
+import { LocalFileError, makeDirectory } from '@dopt/interface'
 import type { JobManager } from '@dopt/interface'
 import { createOriginClient } from '@dopt/origin'
 import { openLevelStore } from '@dopt/store'
@@ -37,7 +36,7 @@ export async function createNode (config: NodeConfig = {}): Promise<DoptNode> {
   const dataDir = config.dataDir ?? defaultDataDir()
   const mode = checkMode(config.mode ?? 'lan')
   try {
-    await mkdir(dataDir, { recursive: true })
+    await makeDirectory(dataDir)
   } catch (err) {
     throw new LocalFileError(`cannot create the data folder ${dataDir}: ${(err as Error).message}`, { cause: err, context: 'local-file', path: dataDir })
   }

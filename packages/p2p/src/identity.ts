@@ -1,7 +1,7 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { LocalFileError } from '@dopt/interface'
+import { LocalFileError, makeDirectory } from '@dopt/interface'
 import type { PrivateKey } from '@libp2p/interface'
 
 /** File in the data folder that holds the node's private key (protobuf, as libp2p encodes keys). */
@@ -29,7 +29,7 @@ export async function loadOrCreateKey (dataDir?: string): Promise<PrivateKey> {
   }
   const key = await generateKeyPair('Ed25519')
   try {
-    await mkdir(dataDir, { recursive: true })
+    await makeDirectory(dataDir)
     // Write then rename, so a crash never leaves half a key; 0600 because it is a secret.
     const tmp = `${path}.${process.pid}.tmp`
     await writeFile(tmp, privateKeyToProtobuf(key), { mode: 0o600 })
