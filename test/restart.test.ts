@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createNode } from '@dopt/node'
@@ -81,6 +82,28 @@ describe('restart', () => {
     } finally {
       proc.kill('SIGKILL')
     }
+  })
+
+  it('complete() after a crash between its renames and the end of the job finishes the job', async () => {
+    const a = h.serve('r1.bin', 2 * MiB, 3)
+    const b = h.serve('r2.bin', 2 * MiB, 4)
+    const job = await h.node.jobs.createJob('renamed', 'download')
+    await job.addFile(a.url, h.path('r1.bin'))
+    await job.addFile(b.url, h.path('r2.bin'))
+    await job.resume()
+    expect(await job.waitFor()).toBe('transferred')
+    const [first] = job.enumFiles()
+    await h.node.stop()
+    // What a process killed inside complete() leaves: the first file already renamed, the job still transferred.
+    await rename(first!.temporaryName, h.path('r1.bin'))
+    const node = await h.restart()
+    const again = await node.jobs.getJob(job.id)
+    expect(again.getState()).toBe('transferred')
+    await again.complete()
+    expect(again.getState()).toBe('acknowledged')
+    expect(await digestOf(h.path('r1.bin'))).toBe(digest(a.data))
+    expect(await digestOf(h.path('r2.bin'))).toBe(digest(b.data))
+    expect(await temporaryFiles(h.dir)).toEqual([])
   })
 })
 

@@ -1,5 +1,6 @@
 import { constants, writeSync } from 'node:fs'
 import { open } from 'node:fs/promises'
+import { LocalFileError } from '@dopt/interface'
 import type { FileHandle } from 'node:fs/promises'
 
 /**
@@ -105,5 +106,31 @@ export class PieceWriter {
     const direct = await this.#direct
     this.#direct = Promise.resolve(null)
     await direct?.close()
+  }
+}
+
+/** Flushes a file's data and size to the disk (fdatasync); LOCAL_FILE if the disk reports an error. */
+export async function syncFile (handle: FileHandle, path: string): Promise<void> {
+  try {
+    await handle.datasync()
+  } catch (err) {
+    throw new LocalFileError(`cannot flush ${path} to the disk: ${(err as Error).message}`, { cause: err, context: 'local-file', path })
+  }
+}
+
+/**
+ * Makes the renames into `dir` durable (fsync of the folder), so that a power loss after `complete()` cannot bring
+ * back the temporary names. Best effort: some platforms and file systems cannot open or sync a folder (Windows,
+ * some network file systems); the rename itself has happened either way.
+ */
+export async function syncDirectory (dir: string): Promise<void> {
+  let handle: FileHandle | undefined
+  try {
+    handle = await open(dir, 'r')
+    await handle.sync()
+  } catch {
+    // See above: nothing more to do where folders cannot be synced.
+  } finally {
+    await handle?.close().catch(() => {})
   }
 }

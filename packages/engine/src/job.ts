@@ -11,6 +11,7 @@ import type {
 } from '@dopt/interface'
 import { parseCid, parseSha256Hex } from '@dopt/content'
 import type { FileRecord, JobRecord } from '@dopt/store'
+import { syncDirectory } from './file-writer.js'
 import { JobEvents } from './job-events.js'
 import { JobNotifications } from './job-notifications.js'
 import { JobFileImpl } from './job-file.js'
@@ -272,6 +273,7 @@ export class JobImpl implements Job, FileOwner {
   async #complete (): Promise<void> {
     this.#clearRetry()
     await this.#stopRun()
+    const renamedInto = new Set<string>()
     for (const f of this.files) {
       if (f.record.completed && f.record.validationState !== 'invalid') {
         try {
@@ -283,10 +285,13 @@ export class JobImpl implements Job, FileOwner {
         }
         // Delivered and not rejected (complete counts as valid): from now on peers may have it.
         await this.#ctx.cache?.add(f.record).catch(() => null)
+        renamedInto.add(dirname(f.localName))
       } else {
         await rm(f.temporaryName, { force: true })
       }
     }
+    // The files' bytes were flushed when each was transferred; this makes their new names durable too.
+    for (const dir of renamedInto) await syncDirectory(dir)
     await this.#end('acknowledged')
   }
 

@@ -6,6 +6,7 @@ import { Bitfield, decodeManifest, encodeManifest, manifestCid, parseSha256Hex, 
 import { ContentChangedError, LocalFileError, OriginProtocolError, OriginUnavailableError, ValidationFailedError } from '@dopt/interface'
 import type { OriginClient, RemoteInfo } from '@dopt/origin'
 import type { Store } from '@dopt/store'
+import { syncFile } from './file-writer.js'
 import { PieceSink } from './piece-sink.js'
 import type { JobFileImpl } from './job-file.js'
 import type { PieceOrigin, PieceRun, PieceSource } from './piece-source.js'
@@ -104,6 +105,9 @@ async function attempt (ctx: TransferContext): Promise<void> {
     }
     if (file.done?.full !== true) throw new OriginProtocolError(`${file.remoteName} ended before all its pieces arrived`, { context: 'remote-file', url: file.remoteName })
     if (file.record.size != null) await handle.truncate(file.record.size)
+    // On the disk before the file counts as transferred: direct writes skip the page cache but not the device's
+    // cache or the file's size, and buffered ones (the fallback) are only in memory until now.
+    await syncFile(handle, file.temporaryName)
     if (want != null) {
       const got = whole != null ? new Uint8Array(whole.digest()) : await hashFile(file.temporaryName)
       if (!equalBytes(got, want)) {

@@ -4,7 +4,7 @@ import { mkdtemp, open, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { DIRECT_ALIGN, PieceWriter, allocatePieceBuffers } from '../src/file-writer.js'
+import { DIRECT_ALIGN, PieceWriter, allocatePieceBuffers, syncDirectory, syncFile } from '../src/file-writer.js'
 
 const MiB = 1 << 20
 const digest = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
@@ -85,5 +85,23 @@ describe('PieceWriter', () => {
     await handle.close()
     await expect(writer.write(Buffer.alloc(DIRECT_ALIGN), 0)).rejects.toThrow(/fd/)
     await writer.close()
+  })
+})
+
+describe('syncFile and syncDirectory', () => {
+  it('flush a written file and its folder; a failing flush is LOCAL_FILE naming the file', async () => {
+    const path = join(dir, 'f.tmp')
+    const handle = await open(path, 'w')
+    await handle.write(Buffer.from('bytes'))
+    await syncFile(handle, path)
+    await handle.close()
+    await syncDirectory(dir)
+    expect(await readFile(path, 'utf8')).toBe('bytes')
+    // A closed handle fails for real (EBADF), as a disk error would.
+    await expect(syncFile(handle, path)).rejects.toMatchObject({ code: 'LOCAL_FILE', context: 'local-file', path })
+  })
+
+  it('syncDirectory is best effort: a folder that cannot be opened is no error', async () => {
+    await expect(syncDirectory(join(dir, 'missing'))).resolves.toBeUndefined()
   })
 })
