@@ -137,7 +137,7 @@ export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = proces
       jobModification: (j: Job) => { bar?.update(j.getProgress()) }
     })
     job.addEventListener('error', e => {
-      if (e.detail.transient && !opts.json) err.write(`\ndopt: ${e.detail.error.message}; retrying in ${opts.retryDelay} s\n`)
+      if (e.detail.transient) bar?.note(`dopt: ${e.detail.error.message}; retrying in ${opts.retryDelay} s`)
     })
     if (job.getState() === 'transferred') await job.complete()
     else await job.resume()

@@ -33,6 +33,12 @@ export class ProgressBar {
     this.#drawn = true
   }
 
+  /** Prints a line of its own: over the bar if one is drawn (the next update draws it again below). */
+  note (line: string): void {
+    this.#stream.write(this.#drawn ? `\r${line}\x1b[K\n` : `${line}\n`)
+    this.#drawn = false
+  }
+
   done (): void {
     if (this.#drawn) this.#stream.write('\n')
     this.#drawn = false

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { exists, hasStackTrace, jsonLine, run, sandbox, temporaryFiles, servePayload } from './helpers.js'
+import { closedPortUrl, exists, hasStackTrace, jsonLine, run, sandbox, temporaryFiles, servePayload } from './helpers.js'
 import type { Sandbox } from './helpers.js'
 
 /** The origin-only mode: these tests are not about peers, and it spares each run the peer stack's start. */
@@ -58,4 +58,18 @@ describe('dopt get: job errors', () => {
     expect(await temporaryFiles(box.dir)).toEqual([])
   })
 
+  it('an origin that refuses connections: each retry said on its own line, then exit 1 after the no-progress timeout', async () => {
+    const refused = await closedPortUrl()
+    const r = await run(['get', refused, '-o', out, '--data-dir', box.dataDir, ...HTTP, '--retry-delay', '0.3', '--no-progress-timeout', '4'])
+    expect(r.code, r.stderr).toBe(1)
+    expect(hasStackTrace(r.stderr)).toBe(false)
+    const lines = r.stderr.trimEnd().split('\n')
+    const retries = lines.filter(l => /^dopt: .*ECONNREFUSED.*; retrying in 0.3 s$/.test(l))
+    expect(retries.length).toBeGreaterThanOrEqual(2)
+    // Nothing else but the final error: no blank lines between retries when stderr is not a terminal.
+    expect(lines.slice(0, retries.length)).toEqual(retries)
+    expect(lines.slice(retries.length)).toHaveLength(1)
+    expect(lines.at(-1)).toMatch(/^dopt: /)
+    expect(await exists(out)).toBe(false)
+  })
 })

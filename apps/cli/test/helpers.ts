@@ -3,6 +3,8 @@ import type { ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
@@ -160,4 +162,13 @@ export async function waitUntil (what: string, check: () => boolean | Promise<bo
 /** True when a stack trace (`    at fn (file:line:col)`) is in the text. */
 export function hasStackTrace (text: string): boolean {
   return /^\s+at /m.test(text)
+}
+
+/** http://127.0.0.1:PORT/ of a port that was just free: connecting to it is refused. */
+export async function closedPortUrl (path = '/x.bin'): Promise<string> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise(resolve => server.close(resolve))
+  return `http://127.0.0.1:${port}${path}`
 }
