@@ -12,6 +12,15 @@ import { fileURLToPath } from 'node:url'
 const entry = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
 const outdir = fileURLToPath(new URL('../dist/bundle/', import.meta.url))
 
+/** classic-level's `require('./binding')` stays a require of `classic-level/binding.js`, resolved at run time. */
+const nativeAddonOutside = {
+  name: 'dopt-native-addon-outside',
+  setup (build) {
+    build.onResolve({ filter: /^\.\/binding(\.js)?$/ }, args =>
+      /[\\/]classic-level[\\/]/.test(args.importer) ? { path: 'classic-level/binding.js', external: true } : undefined)
+  }
+}
+
 let esbuild
 try {
   esbuild = await import('esbuild')
@@ -39,10 +48,13 @@ async function build (esbuild) {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    // Native code and its loader stay outside; they are found from here in node_modules as before.
-    external: ['classic-level', 'level'],
+    // LevelDB's JavaScript is bundled (some 40 small CommonJS files: ~15 ms of start-up for every command); its
+    // native addon and the loader that finds it beside itself (binding.js, node-gyp-build(__dirname)) stay outside,
+    // required from node_modules as before.
+    plugins: [nativeAddonOutside],
     // CommonJS dependencies call require(); an ES module bundle needs one.
     banner: { js: "import { createRequire as __doptCreateRequire } from 'node:module'; const require = __doptCreateRequire(import.meta.url);" },
     logLevel: 'warning'
   })
 }
+
