@@ -28,6 +28,9 @@ describe('bad input gets a clear error with a stable code', () => {
     await mkdir(h.path('folder'))
     await rejectsWith(job.addFile(url, h.path('folder')), 'INVALID_PATH')
     await rejectsWith(job.addFile(url, ''), 'INVALID_PATH')
+    // A file name longer than file systems allow (255 bytes of UTF-8), found at addFile, not after the download.
+    await rejectsWith(job.addFile(url, h.path('x'.repeat(256))), 'INVALID_PATH')
+    await rejectsWith(job.addFile(url, h.path('€'.repeat(85) + 'x')), 'INVALID_PATH')
     expect(job.enumFiles()).toHaveLength(0)
   })
 

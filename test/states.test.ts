@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs'
+import { basename } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { digest, digestOf, harness, recordStates, rejectsWith, startJob, temporaryFiles, until } from './helpers/harness.js'
 import type { Harness } from './helpers/harness.js'
@@ -101,6 +102,25 @@ describe('job life cycle', () => {
     await job.complete()
     expect(await digestOf(h.path('one.bin'))).toBe(digest(a.data))
     expect(statSync(h.path('two.bin')).size).toBe(0)
+  })
+
+  it('downloads to file names as long as file systems allow, the temporary name cut to fit', async () => {
+    const a = h.serve('long-a.bin', MiB + 5, 11)
+    const b = h.serve('long-b.bin', 100, 12)
+    // 255 bytes each: ASCII, and 3-byte characters (the cut must not split one).
+    const names = ['l'.repeat(255), '€'.repeat(85)]
+    const job = await startJob(h.node, [[a.url, h.path(names[0]!)], [b.url, h.path(names[1]!)]])
+    for (const file of job.enumFiles()) {
+      const temporary = basename(file.temporaryName)
+      expect(Buffer.byteLength(temporary)).toBeLessThanOrEqual(255)
+      expect(temporary).toMatch(/^\..+\.[0-9a-f]{8}-[01]\.dopt-tmp$/)
+      expect(temporary).not.toContain('\ufffd')
+    }
+    expect(await job.waitFor()).toBe('transferred')
+    await job.complete()
+    expect(await digestOf(h.path(names[0]!))).toBe(digest(a.data))
+    expect(await digestOf(h.path(names[1]!))).toBe(digest(b.data))
+    expect(await temporaryFiles(h.dir)).toEqual([])
   })
 
   it('enumerates jobs in creation order and reports times', async () => {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { basename, resolve } from 'node:path'
-import { createNode, NotifyFlags } from '@dopt/node'
+import { createNode, MAX_DISPLAY_NAME, NotifyFlags } from '@dopt/node'
 import type { DoptNode, ErrorInfo, Job, JobFile, JobPriority, NodeConfig } from '@dopt/node'
 import { NODE_OPTIONS, nodeConfig } from './node-options.js'
 import { ProgressBar, formatBytes } from './progress.js'
@@ -57,6 +57,13 @@ export async function parseGet (argv: string[]): Promise<GetOptions> {
 }
 
 const DISPLAY_PREFIX = 'dopt get '
+
+/** `dopt get NAME`, within the 256 characters a job name may have (a file name can be longer). */
+function displayName (output: string): string {
+  const name = `${DISPLAY_PREFIX}${basename(output)}`
+  const chars = [...name]
+  return chars.length <= MAX_DISPLAY_NAME ? name : `${chars.slice(0, MAX_DISPLAY_NAME - 1).join('')}…`
+}
 
 /** The job an interrupted `dopt get` of the same URL and path left behind, if any. */
 async function findInterrupted (node: DoptNode, url: string, output: string): Promise<Job | null> {
@@ -116,7 +123,7 @@ export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = proces
     }
     if (job != null && !opts.json) err.write(`dopt: resuming job ${job.id}\n`)
     if (job == null) {
-      job = await node.jobs.createJob(`${DISPLAY_PREFIX}${basename(opts.output)}`, 'download')
+      job = await node.jobs.createJob(displayName(opts.output), 'download')
       try {
         await job.addFile(opts.url, opts.output, { sha256: opts.sha256, manifest: opts.manifest })
       } catch (e) {

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { randomBytesSeeded } from '@dopt/lab'
 import { exists, hasStackTrace, jsonLine, run, sandbox, sha256Hex, temporaryFiles, servePayload } from './helpers.js'
@@ -64,6 +65,19 @@ describe('dopt get', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(jsonLine(r).files[0]?.localName).toBe(out)
     expect(Buffer.compare(await readFile(out), data)).toBe(0)
+  })
+
+  it('-o with a file name of 255 bytes (the longest file systems allow) works; one of 256 is INVALID_PATH, exit 2', async () => {
+    // The job is named after the file: "dopt get " + 255 characters is more than a job name may have (256).
+    const long = join(box.dir, 'n'.repeat(255))
+    const r = await run(['get', url, '-o', long, '--data-dir', box.dataDir, ...HTTP, '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(Buffer.compare(await readFile(long), data)).toBe(0)
+    expect(await temporaryFiles(box.dir)).toEqual([])
+    const tooLong = await run(['get', url, '-o', join(box.dir, 'n'.repeat(256)), '--data-dir', box.dataDir, ...HTTP, '--json'])
+    expect(tooLong.code, tooLong.stderr).toBe(2)
+    expect(jsonLine(tooLong).error).toMatchObject({ code: 'INVALID_PATH', message: expect.stringMatching(/256 bytes/) })
+    expect(hasStackTrace(tooLong.stderr)).toBe(false)
   })
 
   it('--sha256 with the right digest (upper or lower case) exits 0', async () => {

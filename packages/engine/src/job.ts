@@ -17,7 +17,7 @@ import { JobNotifications } from './job-notifications.js'
 import { JobFileImpl } from './job-file.js'
 import type { FileOwner } from './job-file.js'
 import { resetFile, transferFile } from './transfer.js'
-import { checkDescription, checkDisplayName, checkLocalPath, checkNotAborted, checkPriority, checkSeconds, checkUrl } from './validate.js'
+import { NAME_MAX, checkDescription, checkDisplayName, checkLocalPath, checkNotAborted, checkPriority, checkSeconds, checkUrl, truncateUtf8 } from './validate.js'
 import type { EngineContext } from './context.js'
 
 const FINAL: readonly JobState[] = ['acknowledged', 'cancelled']
@@ -175,7 +175,7 @@ export class JobImpl implements Job, FileOwner {
     const index = this.files.length
     const record: FileRecord = {
       jobId: this.id, index, remoteName, localName,
-      temporaryName: join(dirname(localName), `.${basename(localName)}.${this.id.slice(0, 8)}-${index}.dopt-tmp`),
+      temporaryName: temporaryNameFor(localName, this.id, index),
       sha256, manifestCid, manifestPinned: manifestCid != null, size: null, etag: null, lastModified: null,
       finalUrl: null, acceptRanges: false, pieceSize: this.#ctx.settings.pieceSize, completed: false,
       validationState: 'unset', originOnly: false, transferredNotified: false
@@ -505,4 +505,15 @@ export class JobImpl implements Job, FileOwner {
   events (options: AbortOptions = {}): AsyncIterableIterator<JobEvent> {
     return this.#events.iterate(options)
   }
+}
+
+/**
+ * `.<name>.<job id, 8 chars>-<index>.dopt-tmp` beside the local file: hidden, unique per job and file, and known by
+ * its suffix. A long name is cut so that the temporary one still fits in a file name (a local name may use all
+ * NAME_MAX bytes).
+ */
+export function temporaryNameFor (localName: string, jobId: string, index: number): string {
+  const suffix = `.${jobId.slice(0, 8)}-${index}.dopt-tmp`
+  const name = truncateUtf8(basename(localName), NAME_MAX - 1 - Buffer.byteLength(suffix))
+  return join(dirname(localName), `.${name}${suffix}`)
 }

@@ -1,6 +1,6 @@
 import { open, rm, stat } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
-import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { AbortedError, InvalidArgumentError, InvalidPathError, InvalidUrlError, JOB_PRIORITIES } from '@dopt/interface'
 import type { AbortOptions, JobPriority } from '@dopt/interface'
 
@@ -68,11 +68,33 @@ export function checkUrl (url: unknown): string {
  * The destination must be absolute, not a folder, and in a writable folder that exists, so that mistakes show at
  * `addFile` and not an hour into the download.
  */
+/** The longest file name (bytes of UTF-8) that common file systems take: ext4, XFS, btrfs, APFS, NTFS (255 units). */
+export const NAME_MAX = 255
+
+/**
+ * `name` cut to at most `bytes` bytes of UTF-8, at a character boundary.
+ */
+export function truncateUtf8 (name: string, bytes: number): string {
+  let used = 0
+  let out = ''
+  for (const ch of name) {
+    const size = Buffer.byteLength(ch)
+    if (used + size > bytes) break
+    used += size
+    out += ch
+  }
+  return out
+}
+
 export async function checkLocalPath (path: unknown): Promise<string> {
   if (typeof path !== 'string' || path === '') throw new InvalidPathError('the local path is required')
   if (!isAbsolute(path)) throw new InvalidPathError(`"${path}" is not an absolute path`, { path })
   if (path.endsWith('/')) throw new InvalidPathError(`"${path}" names a folder, not a file`, { path })
   const full = resolve(path)
+  const name = basename(full)
+  if (Buffer.byteLength(name) > NAME_MAX) {
+    throw new InvalidPathError(`the file name ${name.slice(0, 40)}... is ${Buffer.byteLength(name)} bytes long; file systems allow at most ${NAME_MAX}`, { path, context: 'local-file' })
+  }
   const dir = dirname(full)
   const info = await stat(dir).catch(() => null)
   if (info == null || !info.isDirectory()) throw new InvalidPathError(`the folder ${dir} does not exist`, { path, context: 'local-file' })

@@ -1,6 +1,7 @@
 export { createNode } from './node.js'
 export type { DoptNode } from './node.js'
 export { defaultDataDir, DOWNLOAD_MODES } from './config.js'
+export { MAX_DISPLAY_NAME } from '@dopt/engine'
 export type { NodeConfig, DownloadMode } from './config.js'
 export type { PeerInfo } from '@dopt/p2p'
 export type { CacheRecord } from '@dopt/store'
