@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createNode } from '@dopt/node'
 import { harness, rejectsWith } from './helpers/harness.js'
 import type { Harness } from './helpers/harness.js'
 
@@ -80,6 +81,35 @@ describe('bad input gets a clear error with a stable code', () => {
     await rejectsWith(job.setPriority('urgent' as 'high'), 'INVALID_ARGUMENT')
     await rejectsWith(job.setMinimumRetryDelay(-1), 'INVALID_ARGUMENT')
     await rejectsWith(job.setNoProgressTimeout(Number.NaN), 'INVALID_ARGUMENT')
+    // BITS takes a ULONG of seconds; beyond that is a mistake, not a long wait.
+    await rejectsWith(job.setMinimumRetryDelay(2 ** 32), 'INVALID_ARGUMENT')
+    await rejectsWith(job.setNoProgressTimeout(1e20), 'INVALID_ARGUMENT')
+    await job.setNoProgressTimeout(2 ** 32 - 1)
+    expect(job.getNoProgressTimeout()).toBe(2 ** 32 - 1)
+  })
+
+  it('notify interfaces and waitFor states', async () => {
+    const job = await h.node.jobs.createJob('notify', 'download')
+    expect(() => { job.setNotifyInterface(42 as never) }).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
+    expect(() => { job.setNotifyInterface({ jobTransferred: 'complete' } as never) }).toThrow(/jobTransferred of the notify interface must be a function/)
+    job.setNotifyInterface({ jobError: () => {} })
+    job.setNotifyInterface(null)
+    await rejectsWith(job.waitFor(['finished' as 'transferred']), 'INVALID_ARGUMENT')
+    await rejectsWith(job.waitFor([]), 'INVALID_ARGUMENT')
+  })
+
+  it('node settings out of range: INVALID_ARGUMENT naming the setting, before anything starts', async () => {
+    const bad: Array<[string, number]> = [['piecesInFlight', 0], ['maxConcurrentJobs', 0], ['pieceSize', 0],
+      ['pieceSize', 1000], ['piecesInFlight', 1.5], ['callbackRetryDelay', 1e12], ['peerRequestsInFlight', -1],
+      ['minimumRetryDelay', Number.POSITIVE_INFINITY]]
+    for (const [key, value] of bad) {
+      try {
+        await createNode({ dataDir: h.path(`bad-${key}`), mode: 'http', [key]: value })
+        expect.unreachable(`${key}: ${value} was accepted`)
+      } catch (err) {
+        expect(err).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(key) })
+      }
+    }
   })
 
   it('errors carry context fields and serialize to {code, context, message}', async () => {

@@ -1,4 +1,6 @@
 import { existsSync, statSync } from 'node:fs'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { basename } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { digest, digestOf, harness, recordStates, rejectsWith, startJob, temporaryFiles, until } from './helpers/harness.js'
@@ -123,6 +125,31 @@ describe('job life cycle', () => {
     expect(await temporaryFiles(h.dir)).toEqual([])
   })
 
+  it('waitFor resolves with the final state when the job ends without reaching the states asked for', async () => {
+    const { url } = h.serve('w.bin', 10)
+    const job = await h.node.jobs.createJob('wait', 'download')
+    await job.addFile(url, h.path('w.bin'))
+    const waiting = job.waitFor(['transferred'])
+    await job.cancel()
+    expect(await waiting).toBe('cancelled')
+    expect(await job.waitFor(['transferred'])).toBe('cancelled')
+  })
+
+  it('a retry delay past Node\'s timer limit (24.8 days) waits, instead of retrying at once', async () => {
+    // Nothing listens there: every attempt is a transient error.
+    const job = await h.node.jobs.createJob('long delay', 'download')
+    await job.addFile(`http://127.0.0.1:${await closedPort()}/x.bin`, h.path('x.bin'))
+    await job.setMinimumRetryDelay(30 * 86_400)
+    const states = recordStates(job)
+    await job.resume()
+    expect(await job.waitFor(['transient-error'])).toBe('transient-error')
+    await new Promise(resolve => setTimeout(resolve, 500))
+    // An overflowing timer fires after 1 ms: the job would be queued and connecting again by now.
+    expect(job.getState()).toBe('transient-error')
+    expect(states.filter(s => s === 'connecting')).toHaveLength(1)
+    await job.cancel()
+  })
+
   it('enumerates jobs in creation order and reports times', async () => {
     const before = Date.now()
     const a = await h.node.jobs.createJob('first', 'download')
@@ -195,3 +222,12 @@ describe('priorities', () => {
     expect(await blocker.waitFor()).toBe('transferred')
   })
 })
+
+/** A port on 127.0.0.1 that was just free: connections to it are refused. */
+async function closedPort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise(resolve => server.close(resolve))
+  return port
+}

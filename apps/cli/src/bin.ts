@@ -6,6 +6,8 @@ import { runDaemon } from './daemon.js'
 import { EXIT_JOB_ERROR, EXIT_OK, EXIT_USAGE, HELP, UsageError } from './usage.js'
 
 /** Codes of errors caused by what the user typed: exit 2, no stack trace. */
+/** Like sysexits' EX_SOFTWARE: dopt itself went wrong. */
+const EXIT_INTERNAL = 70
 const BAD_INPUT = new Set(['INVALID_ARGUMENT', 'INVALID_URL', 'INVALID_PATH', 'JOB_NOT_FOUND', 'LISTEN_FAILED'])
 
 async function main (argv: string[]): Promise<number> {
@@ -41,4 +43,13 @@ function report (err: unknown, json: boolean): number {
   return EXIT_JOB_ERROR
 }
 
+// A command whose work waits on something that can never happen (a bug) would let the event loop run dry and the
+// process exit 0 with nothing done: the worst answer for a script. Say so and fail instead.
+let settled = false
+process.once('exit', (code) => {
+  if (settled || code !== 0) return
+  process.stderr.write('dopt: internal error: the command stopped before it finished (nothing was left to wait for)\n')
+  process.exitCode = EXIT_INTERNAL
+})
 process.exitCode = await main(process.argv.slice(2))
+settled = true

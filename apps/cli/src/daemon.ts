@@ -19,10 +19,14 @@ export async function runDaemon (argv: string[]): Promise<number> {
   const ready = { peerId: node.peerId, listen: node.getMultiaddrs(), api: null, mode: node.mode, dataDir: node.dataDir }
   if (values.json) process.stdout.write(JSON.stringify(ready) + '\n')
   else process.stderr.write(`dopt daemon: peer ${node.peerId ?? '(none, mode http)'} listening on ${ready.listen.join(' ') || '(nothing)'}; data in ${node.dataDir}\n`)
+  // Signal handlers keep no process alive, and in mode http (no listeners) with no job running nothing else does:
+  // the daemon exited at once there. It runs until told to stop.
+  const keepAlive = setInterval(() => {}, 0x7fffffff)
   await new Promise<void>(resolve => {
     process.once('SIGTERM', resolve)
     process.once('SIGINT', resolve)
   })
+  clearInterval(keepAlive)
   await node.stop()
   if (!values.json) process.stderr.write('dopt daemon: stopped; jobs are kept\n')
   return EXIT_OK

@@ -3,9 +3,10 @@ import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { createInterface } from 'node:readline'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { randomBytesSeeded } from '@dopt/lab'
-import { hasStackTrace, jsonLine, run, sandbox, start } from './helpers.js'
+import { hasStackTrace, jsonLine, run, sandbox, start, waitUntil } from './helpers.js'
 import type { Running, Sandbox } from './helpers.js'
 
 const MiB = 1 << 20
@@ -56,6 +57,21 @@ describe('dopt daemon and get --peer', () => {
     running.child.kill('SIGTERM')
     const end = await running.done
     expect(end.code).toBe(0)
+    daemon = null
+  })
+
+  it('a daemon in mode http (nothing to listen on) keeps running until SIGTERM, then exits 0', async () => {
+    // It used to exit at once: signal handlers keep no process alive, and nothing else did.
+    const running = start(['daemon', '--data-dir', box.dataDir, '--json', '--mode', 'http'])
+    daemon = running
+    await waitUntil('the daemon is ready', () => running.stdout.includes('\n'))
+    expect(JSON.parse(running.stdout)).toMatchObject({ peerId: null, listen: [], mode: 'http', dataDir: box.dataDir })
+    await sleep(500)
+    expect(running.child.exitCode, running.stderr).toBe(null)
+    running.child.kill('SIGTERM')
+    const end = await running.done
+    expect(end.code, end.stderr).toBe(0)
+    expect(end.stderr).toBe('')
     daemon = null
   })
 

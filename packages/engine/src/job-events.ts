@@ -1,4 +1,4 @@
-import { AbortedError } from '@dopt/interface'
+import { AbortedError, InvalidArgumentError, JOB_STATES } from '@dopt/interface'
 import type { AbortOptions, JobEvent, JobEventMap, JobState } from '@dopt/interface'
 
 const EVENT_TYPES: Array<keyof JobEventMap> = ['state', 'progress', 'file-transferred', 'transferred', 'error']
@@ -30,11 +30,16 @@ export class JobEvents {
   }
 
   async waitFor (states: readonly JobState[], options: AbortOptions = {}): Promise<JobState> {
+    if (!Array.isArray(states) || states.length === 0 || states.some(s => !JOB_STATES.includes(s))) {
+      throw new InvalidArgumentError(`waitFor takes a list of job states (${JOB_STATES.join(', ')}), not ${JSON.stringify(states)}`, { jobId: this.#jobId })
+    }
+    // A job that ended can reach no other state: its final state answers instead of a wait that never ends.
+    const settles = (state: JobState): boolean => states.includes(state) || this.#final.includes(state)
     const now = this.#state()
-    if (states.includes(now)) return now
+    if (settles(now)) return now
     return await new Promise<JobState>((resolve, reject) => {
       const onState = (e: CustomEvent<JobEventMap['state']>): void => {
-        if (!states.includes(e.detail.state)) return
+        if (!settles(e.detail.state)) return
         cleanup()
         resolve(e.detail.state)
       }

@@ -12,6 +12,7 @@ import type {
 import { parseCid, parseSha256Hex } from '@dopt/content'
 import type { FileRecord, JobRecord } from '@dopt/store'
 import { syncDirectory } from './file-writer.js'
+import { MAX_TIMER_SECONDS } from './settings.js'
 import { JobEvents } from './job-events.js'
 import { JobNotifications } from './job-notifications.js'
 import { JobFileImpl } from './job-file.js'
@@ -149,6 +150,7 @@ export class JobImpl implements Job, FileOwner {
 
   setNotifyInterface (callbacks: JobNotifyInterface | null): void {
     this.#assertNot(FINAL, 'setNotifyInterface')
+    checkNotifyInterface(callbacks, this.id)
     this.#notifications.callbacks = callbacks
     // An application that registers after a restart still hears what it missed (BITS re-notifies).
     if (callbacks == null) return
@@ -414,15 +416,20 @@ export class JobImpl implements Job, FileOwner {
     this.#clearRetry()
     const elapsed = Date.now() - this.record.modificationTime
     const wait = Math.max(0, this.record.minimumRetryDelay * 1000 - elapsed)
-    // Checked again when the timer fires: a timeout that ran out while we waited ends the job in error.
+    // Checked again when the timer fires: a timeout that ran out while we waited ends the job in error. A delay
+    // past Node's timer limit (~24.8 days; BITS allows a ULONG of seconds) is waited for in steps.
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = null
       if (this.record.state !== 'transient-error') return
+      if (wait > MAX_TIMER_MS) {
+        this.#scheduleRetry()
+        return
+      }
       const next = this.#noProgressExpired()
         ? this.#fail(new OriginUnavailableError(this.record.error?.message ?? 'no progress', { context: this.record.error?.context ?? 'general-transport', jobId: this.id }))
         : this.#setState('queued').then(() => { this.#ctx.reschedule() })
       next.catch(() => {})
-    }, wait)
+    }, Math.min(wait, MAX_TIMER_MS))
   }
 
   #clearRetry (): void {
@@ -504,6 +511,23 @@ export class JobImpl implements Job, FileOwner {
 
   events (options: AbortOptions = {}): AsyncIterableIterator<JobEvent> {
     return this.#events.iterate(options)
+  }
+}
+
+const MAX_TIMER_MS = MAX_TIMER_SECONDS * 1000
+const CALLBACKS = ['jobTransferred', 'jobError', 'jobModification', 'fileTransferred'] as const
+
+/** null, or an object whose callbacks (the four of BITS' IBackgroundCopyCallback) are functions where given. */
+function checkNotifyInterface (callbacks: unknown, jobId: string): void {
+  if (callbacks == null) return
+  if (typeof callbacks !== 'object') {
+    throw new InvalidArgumentError(`the notify interface must be an object with ${CALLBACKS.join(', ')} (or null), not ${typeof callbacks}`, { jobId })
+  }
+  for (const name of CALLBACKS) {
+    const callback = (callbacks as Record<string, unknown>)[name]
+    if (callback !== undefined && typeof callback !== 'function') {
+      throw new InvalidArgumentError(`${name} of the notify interface must be a function, not ${typeof callback}`, { jobId })
+    }
   }
 }
 

@@ -1,3 +1,5 @@
+import { InvalidArgumentError } from '@dopt/interface'
+
 /** Settings of the job engine. Every field has a default; `@dopt/node` passes what the user configured. */
 export interface EngineInit {
   /** Jobs transferring at once; a higher-priority job pre-empts a lower one when all slots are taken. @default 4 */
@@ -50,7 +52,54 @@ export interface EngineInit {
 
 export type EngineSettings = Required<EngineInit>
 
+/** The longest delay a Node timer takes (2^31 - 1 ms); longer ones fire at once, so settings used as one stop here. */
+export const MAX_TIMER_SECONDS = Math.floor(0x7fffffff / 1000)
+/** BITS' limit for a job's retry delay and no-progress timeout (a ULONG of seconds); timed in steps (job.ts). */
+export const MAX_JOB_SECONDS = 0xffffffff
+/** Piece sizes a manifest may have. */
+export const MIN_PIECE_SIZE = 16 * 1024
+export const MAX_PIECE_SIZE = 16 * 1024 * 1024
+
+type Rule = [kind: 'integer' | 'number', min: number, max: number, unit: string]
+const RULES: Record<Exclude<keyof EngineInit, 'directWrites'>, Rule> = {
+  maxConcurrentJobs: ['integer', 1, 1024, ''],
+  maxConcurrentCallbacks: ['integer', 1, 1024, ''],
+  callbackRetryDelay: ['number', 0, MAX_TIMER_SECONDS, ' seconds'],
+  modificationInterval: ['number', 0, 0x7fffffff, ' ms'],
+  minimumRetryDelay: ['number', 0, MAX_JOB_SECONDS, ' seconds'],
+  noProgressTimeout: ['number', 0, MAX_JOB_SECONDS, ' seconds'],
+  pieceSize: ['integer', MIN_PIECE_SIZE, MAX_PIECE_SIZE, ' bytes'],
+  piecesInFlight: ['integer', 1, 1024, ''],
+  flushPieces: ['integer', 1, 1_000_000, ''],
+  flushInterval: ['number', 0, 0x7fffffff, ' ms'],
+  maxContentRestarts: ['integer', 0, 1_000_000, ''],
+  peerRequestsInFlight: ['integer', 1, 1024, ''],
+  originDelay: ['number', 0, MAX_TIMER_SECONDS, ' seconds'],
+  discoveryTimeout: ['number', 0, MAX_TIMER_SECONDS, ' seconds'],
+  peerTimeout: ['number', 0.001, MAX_TIMER_SECONDS, ' seconds'],
+  maxPeerStrikes: ['integer', 1, 1_000_000, ''],
+  maxOriginRun: ['integer', 1, 1_000_000, ''],
+  foregroundDownloadRate: ['number', 0, Number.MAX_SAFE_INTEGER, ' bytes/s'],
+  backgroundDownloadRate: ['number', 0, Number.MAX_SAFE_INTEGER, ' bytes/s']
+}
+
+/**
+ * The settings with their defaults; INVALID_ARGUMENT naming the setting for a value out of its range (a zero
+ * `piecesInFlight` or `maxConcurrentJobs` would wait forever, a zero `pieceSize` fail mid-download, a delay past
+ * Node's timer limit fire at once).
+ */
 export function engineSettings (init: EngineInit = {}): EngineSettings {
+  for (const [key, [kind, min, max, unit]] of Object.entries(RULES)) {
+    const value = (init as Record<string, unknown>)[key]
+    if (value === undefined) continue
+    const ok = typeof value === 'number' && Number.isFinite(value) && (kind === 'number' || Number.isInteger(value))
+    if (!ok || value < min || value > max) {
+      throw new InvalidArgumentError(`${key} must be ${kind === 'integer' ? 'a whole number' : 'a number'} from ${min} to ${max}${unit}, not ${String(value)}`)
+    }
+  }
+  if (init.directWrites !== undefined && typeof init.directWrites !== 'boolean') {
+    throw new InvalidArgumentError(`directWrites must be true or false, not ${String(init.directWrites)}`)
+  }
   return {
     maxConcurrentJobs: init.maxConcurrentJobs ?? 4,
     maxConcurrentCallbacks: init.maxConcurrentCallbacks ?? 4,

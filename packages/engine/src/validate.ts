@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { AbortedError, InvalidArgumentError, InvalidPathError, InvalidUrlError, JOB_PRIORITIES } from '@dopt/interface'
 import type { AbortOptions, JobPriority } from '@dopt/interface'
+import { MAX_JOB_SECONDS } from './settings.js'
 
 /** BITS limits display names to 256 characters. */
 export const MAX_DISPLAY_NAME = 256
@@ -42,9 +43,10 @@ export function checkPriority (priority: unknown): JobPriority {
 }
 
 /** Seconds: a finite number >= 0 (fractions allowed, for tests and tight SLAs). */
-export function checkSeconds (value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidArgumentError(`${what} must be a number of seconds >= 0, not ${String(value)}`)
+/** Seconds from 0 to `max` (BITS takes a ULONG of seconds for a job's retry delay and no-progress timeout). */
+export function checkSeconds (value: unknown, what: string, max = MAX_JOB_SECONDS): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) {
+    throw new InvalidArgumentError(`${what} must be a number of seconds from 0 to ${max}, not ${String(value)}`)
   }
   return value
 }
