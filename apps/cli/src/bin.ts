@@ -5,9 +5,9 @@ import { runDemo } from './demo.js'
 import { runDaemon } from './daemon.js'
 import { EXIT_JOB_ERROR, EXIT_OK, EXIT_USAGE, HELP, UsageError } from './usage.js'
 
-/** Codes of errors caused by what the user typed: exit 2, no stack trace. */
 /** Like sysexits' EX_SOFTWARE: dopt itself went wrong. */
 const EXIT_INTERNAL = 70
+/** Codes of errors caused by what the user typed: exit 2, no stack trace. */
 const BAD_INPUT = new Set(['INVALID_ARGUMENT', 'INVALID_URL', 'INVALID_PATH', 'JOB_NOT_FOUND', 'LISTEN_FAILED'])
 
 async function main (argv: string[]): Promise<number> {

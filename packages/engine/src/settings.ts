@@ -1,3 +1,4 @@
+import { MAX_PIECE_SIZE, MIN_PIECE_SIZE } from '@dopt/content'
 import { InvalidArgumentError } from '@dopt/interface'
 
 /** Settings of the job engine. Every field has a default; `@dopt/node` passes what the user configured. */
@@ -56,9 +57,6 @@ export type EngineSettings = Required<EngineInit>
 export const MAX_TIMER_SECONDS = Math.floor(0x7fffffff / 1000)
 /** BITS' limit for a job's retry delay and no-progress timeout (a ULONG of seconds); timed in steps (job.ts). */
 export const MAX_JOB_SECONDS = 0xffffffff
-/** Piece sizes a manifest may have. */
-export const MIN_PIECE_SIZE = 16 * 1024
-export const MAX_PIECE_SIZE = 16 * 1024 * 1024
 
 type Rule = [kind: 'integer' | 'number', min: number, max: number, unit: string]
 const RULES: Record<Exclude<keyof EngineInit, 'directWrites'>, Rule> = {
@@ -68,6 +66,7 @@ const RULES: Record<Exclude<keyof EngineInit, 'directWrites'>, Rule> = {
   modificationInterval: ['number', 0, 0x7fffffff, ' ms'],
   minimumRetryDelay: ['number', 0, MAX_JOB_SECONDS, ' seconds'],
   noProgressTimeout: ['number', 0, MAX_JOB_SECONDS, ' seconds'],
+  // What a manifest may have (content/src/pieces.ts).
   pieceSize: ['integer', MIN_PIECE_SIZE, MAX_PIECE_SIZE, ' bytes'],
   piecesInFlight: ['integer', 1, 1024, ''],
   flushPieces: ['integer', 1, 1_000_000, ''],
