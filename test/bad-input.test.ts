@@ -98,6 +98,23 @@ describe('bad input gets a clear error with a stable code', () => {
     await rejectsWith(job.waitFor([]), 'INVALID_ARGUMENT')
   })
 
+  it('a stopped node: every call that would change a job or add one fails with NODE_STOPPED', async () => {
+    const empty = await h.node.jobs.createJob('empty', 'download')
+    const full = await h.node.jobs.createJob('full', 'download')
+    await full.addFile(h.serve('s.bin', 10).url, h.path('s.bin'))
+    await h.node.stop()
+    await rejectsWith(h.node.jobs.createJob('late', 'download'), 'NODE_STOPPED')
+    // Not JOB_EMPTY or INVALID_STATE: the node being stopped is the reason.
+    await rejectsWith(empty.resume(), 'NODE_STOPPED')
+    await rejectsWith(empty.addFile(h.serve('t.bin', 10).url, h.path('t.bin')), 'NODE_STOPPED')
+    for (const call of [() => full.resume(), () => full.suspend(), () => full.cancel(), () => full.complete(), () => full.setPriority('high')]) {
+      await rejectsWith(call(), 'NODE_STOPPED')
+    }
+    expect(() => { full.setNotifyFlags(0) }).toThrow(expect.objectContaining({ code: 'NODE_STOPPED' }))
+    // Reading still works.
+    expect(full.getState()).toBe('suspended')
+  })
+
   it('node settings out of range: INVALID_ARGUMENT naming the setting, before anything starts', async () => {
     const bad: Array<[string, number]> = [['piecesInFlight', 0], ['maxConcurrentJobs', 0], ['pieceSize', 0],
       ['pieceSize', 1000], ['piecesInFlight', 1.5], ['callbackRetryDelay', 1e12], ['peerRequestsInFlight', -1],

@@ -28,4 +28,6 @@ export interface EngineContext {
   manifestInUse(cid: string, except: JobImpl): boolean
   /** The job ended (acknowledged or cancelled): drop it from the manager. */
   forget(job: JobImpl): void
+  /** True once the node was stopped: jobs can be read but not changed. */
+  readonly stopped: boolean
 }

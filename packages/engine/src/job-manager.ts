@@ -152,6 +152,10 @@ class JobEngineImpl implements JobEngine, EngineContext {
     await Promise.all([...this.#jobs.values()].map(async j => { await j.halt() }))
   }
 
+  get stopped (): boolean {
+    return this.#stopped
+  }
+
   #assertRunning (): void {
     if (this.#stopped) throw new NodeStoppedError('the node is stopped')
   }

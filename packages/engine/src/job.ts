@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { rename, rm, stat } from 'node:fs/promises'
 import {
   AbortedError, DEFAULT_NOTIFY_FLAGS, DoptError, InvalidArgumentError, InvalidStateError, JobEmptyError, LocalFileError,
-  OriginUnavailableError, ValidationFailedError, ValidationPendingError, toErrorInfo
+  NodeStoppedError, OriginUnavailableError, ValidationFailedError, ValidationPendingError, toErrorInfo
 } from '@dopt/interface'
 import type {
   AbortOptions, AddFileOptions, ErrorInfo, Job, JobEvent, JobEventMap, JobFile, JobInfo, JobNotifyInterface,
@@ -458,6 +458,8 @@ export class JobImpl implements Job, FileOwner {
   // ---- state and notifications ------------------------------------------------------------------------------
 
   #assertNot (states: readonly JobState[], operation: string): void {
+    // Before the state: after stop() the store is closed, and what a job's state allows no longer matters.
+    if (this.#ctx.stopped) throw new NodeStoppedError(`${operation} of job ${this.id}: the node is stopped`, { jobId: this.id })
     if (states.includes(this.record.state)) {
       throw new InvalidStateError(`${operation} is not allowed on job ${this.id} in state ${this.record.state}`, { jobId: this.id })
     }
