@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createNode } from '@dopt/node'
@@ -29,6 +30,9 @@ describe('bad input gets a clear error with a stable code', () => {
     await mkdir(h.path('folder'))
     await rejectsWith(job.addFile(url, h.path('folder')), 'INVALID_PATH')
     await rejectsWith(job.addFile(url, ''), 'INVALID_PATH')
+    // Nothing that complete() must not replace: a FIFO here; /dev/null alike (as root it became a regular file).
+    execFileSync('mkfifo', [h.path('fifo')])
+    await rejectsWith(job.addFile(url, h.path('fifo')), 'INVALID_PATH')
     // A file name longer than file systems allow (255 bytes of UTF-8), found at addFile, not after the download.
     await rejectsWith(job.addFile(url, h.path('x'.repeat(256))), 'INVALID_PATH')
     await rejectsWith(job.addFile(url, h.path('€'.repeat(85) + 'x')), 'INVALID_PATH')

@@ -110,5 +110,10 @@ export async function checkLocalPath (path: unknown): Promise<string> {
   }
   const target = await stat(full).catch(() => null)
   if (target?.isDirectory() === true) throw new InvalidPathError(`${full} is a folder`, { path, context: 'local-file' })
+  // complete() renames the downloaded file over the local name: over /dev/null (as root) that would replace the
+  // device with a regular file. Devices, FIFOs and sockets are refused.
+  if (target != null && !target.isFile()) {
+    throw new InvalidPathError(`${full} is not a regular file (a device, FIFO or socket): dopt delivers a file in its place`, { path, context: 'local-file' })
+  }
   return full
 }
