@@ -245,10 +245,11 @@ export async function openLevelStore (init: LevelStoreInit): Promise<Store> {
   try {
     await db.open()
   } catch (err) {
-    const locked = (err as { cause?: { code?: string } }).cause?.code === 'LEVEL_LOCKED'
-    throw new LocalFileError(locked
+    const cause = (err as { cause?: { code?: string, message?: string } }).cause
+    // level says only "Database failed to open"; why (corruption, a file where the folder should be) is its cause.
+    throw new LocalFileError(cause?.code === 'LEVEL_LOCKED'
       ? `the database in ${init.location} is in use by another dopt process`
-      : `cannot open the database in ${init.location}`, { cause: err, context: 'local-file', path: init.location })
+      : `cannot open the database in ${init.location}${cause?.message == null ? '' : `: ${cause.message}`}`, { cause: err, context: 'local-file', path: init.location })
   }
   const stored = await db.get(keys.schema)
   if (stored == null) {

@@ -392,4 +392,14 @@ describe('opening', () => {
     const err = await expectCode(openLevelStore({ location: join(path, 'db') }), 'LOCAL_FILE')
     expect(err.message).toMatch(/cannot open/)
   })
+
+  it('says why a damaged database cannot be opened', async () => {
+    const { mkdir, writeFile } = await import('node:fs/promises')
+    const location = join(dir, 'damaged')
+    await mkdir(location)
+    await writeFile(join(location, 'CURRENT'), 'MANIFEST-999999\n')
+    const err = await expectCode(openLevelStore({ location }), 'LOCAL_FILE')
+    // level's own message is only "Database failed to open".
+    expect(err.message).toMatch(/^cannot open the database in .*damaged: .*MANIFEST-999999/)
+  })
 })
