@@ -48,9 +48,21 @@ export class Bitfield {
     this.#count = 0
   }
 
-  /** Indexes of unset bits, in order. */
-  * missing (): Generator<number> {
-    for (let i = 0; i < this.length; i++) if (!this.get(i)) yield i
+  /** Indexes of unset bits from `from` on, in order; whole set bytes are skipped eight bits at a time. */
+  * missing (from = 0): Generator<number> {
+    for (let i = Math.max(0, from); i < this.length; i++) {
+      if ((i & 7) === 0 && this.#bytes[i >> 3] === 0xff) {
+        i += 7
+        continue
+      }
+      if (!this.get(i)) yield i
+    }
+  }
+
+  /** The first unset bit at or after `from`, or `length` when there is none. */
+  firstMissing (from = 0): number {
+    for (const i of this.missing(from)) return i
+    return this.length
   }
 
   toBytes (): Uint8Array {

@@ -133,4 +133,25 @@ describe('Bitfield', () => {
       expect(new Bitfield(8, new Uint8Array([v])).count).toBe(expected)
     }
   })
+
+  it('lists missing bits from a start, skipping whole set bytes, and finds the first missing one', () => {
+    const b = new Bitfield(70)
+    for (let i = 0; i < 70; i++) if (![3, 17, 40, 64, 69].includes(i)) b.set(i)
+    expect([...b.missing()]).toEqual([3, 17, 40, 64, 69])
+    expect([...b.missing(4)]).toEqual([17, 40, 64, 69])
+    expect([...b.missing(17)]).toEqual([17, 40, 64, 69])
+    expect([...b.missing(41)]).toEqual([64, 69])
+    expect([...b.missing(-5)]).toEqual([3, 17, 40, 64, 69])
+    expect([...b.missing(70)]).toEqual([])
+    expect(b.firstMissing()).toBe(3)
+    expect(b.firstMissing(18)).toBe(40)
+    b.set(69)
+    expect(b.firstMissing(65)).toBe(70)
+    // Against a bit-by-bit walk, on a random pattern.
+    const r = new Bitfield(1000)
+    let seed = 7
+    for (let i = 0; i < 1000; i++) { seed = (seed * 1103515245 + 12345) % 2 ** 31; if (seed % 10 !== 0) r.set(i) }
+    const slow = Array.from({ length: 1000 }, (_, i) => i).filter(i => !r.get(i))
+    for (const from of [0, 1, 7, 8, 9, 500, 999]) expect([...r.missing(from)]).toEqual(slow.filter(i => i >= from))
+  })
 })

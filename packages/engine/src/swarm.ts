@@ -51,6 +51,7 @@ export async function swarmDownload (init: SwarmInit): Promise<void> {
 class Swarm {
   readonly #init: SwarmInit
   readonly #done: Bitfield
+  #cursor = 0
   readonly #peers = new Map<string, Peer>()
   /** Requests in flight per piece, peers and origin alike. */
   readonly #inFlight = new Map<number, number>()
@@ -161,24 +162,40 @@ class Swarm {
   }
 
   #anyPeerCanHelp (): boolean {
-    return this.#livePeers().some(p => [...this.#done.missing()].some(i => p.have.get(i)))
+    const live = this.#livePeers()
+    for (const i of this.#done.missing(this.#firstMissing())) if (live.some(p => p.have.get(i))) return true
+    return false
   }
 
-  /** The rarest missing piece this peer holds that nobody fetches; in the endgame, one fetched elsewhere. */
+  /** The first piece not yet written; pieces before it need no look (it only moves forward). */
+  #firstMissing (): number {
+    this.#cursor = this.#done.firstMissing(this.#cursor)
+    return this.#cursor
+  }
+
+  /**
+   * The rarest missing piece this peer holds that nobody fetches; in the endgame, one fetched elsewhere. Picks run
+   * once per piece request, so they must not cost a walk over every piece: the walk starts at the first missing
+   * piece and stops at a piece only this peer holds (none is rarer) or, when every live peer holds the whole file
+   * (seeds serve complete content only, so this is the usual case), at the first piece free to fetch.
+   */
   #pick (peer: Peer): number | null {
     let best: number | null = null
     let bestRarity = Infinity
     let endgame: number | null = null
     const live = this.#livePeers()
-    for (const i of this.#done.missing()) {
+    const uniform = live.every(p => p.have.full)
+    for (const i of this.#done.missing(this.#firstMissing())) {
       if (!peer.have.get(i) || peer.fetching.has(i) || this.#accepted.has(i)) continue
       const busy = this.#inFlight.get(i) ?? 0
       if (busy > 0) {
         if (busy < 2) endgame ??= i
         continue
       }
+      if (uniform) return i
       let rarity = 0
       for (const p of live) if (p.have.get(i)) rarity++
+      if (rarity <= 1) return i
       if (rarity < bestRarity) { best = i; bestRarity = rarity }
     }
     return best ?? endgame
@@ -250,7 +267,7 @@ class Swarm {
   #originRun (): PieceRun | null {
     const live = this.#livePeers()
     const free = (i: number): boolean => !this.#done.get(i) && !this.#accepted.has(i) && !this.#inFlight.has(i) && !live.some(p => p.have.get(i))
-    for (const first of this.#done.missing()) {
+    for (const first of this.#done.missing(this.#firstMissing())) {
       if (!free(first)) continue
       let count = 1
       while (count < this.#init.settings.maxOriginRun && first + count < this.#done.length && free(first + count)) count++
