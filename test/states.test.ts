@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs'
+import { open, statfs, truncate } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { basename } from 'node:path'
@@ -148,6 +149,20 @@ describe('job life cycle', () => {
     expect(job.getState()).toBe('transient-error')
     expect(states.filter(s => s === 'connecting')).toHaveLength(1)
     await job.cancel()
+  })
+
+  it('a file larger than the free space fails at once with LOCAL_FILE, before any byte is fetched', async () => {
+    // A sparse file as big as the free space plus 1 GiB: the origin's HEAD announces it, nothing needs to be read.
+    const { bavail, bsize } = await statfs(h.dir)
+    const huge = h.path('huge-source.bin')
+    await (await open(huge, 'w')).close()
+    await truncate(huge, bavail * bsize + 2 ** 30)
+    h.origin.setFile('/huge.bin', { file: huge })
+    const job = await startJob(h.node, [[h.origin.url('/huge.bin'), h.path('huge.bin')]])
+    expect(await job.waitFor(['error', 'transferred'])).toBe('error')
+    expect(job.getError()).toMatchObject({ code: 'LOCAL_FILE', context: 'local-file', message: expect.stringMatching(/not enough free space/) })
+    expect(h.origin.requests.filter(r => r.method === 'GET')).toEqual([])
+    expect(await temporaryFiles(h.dir)).toEqual([])
   })
 
   it('enumerates jobs in creation order and reports times', async () => {

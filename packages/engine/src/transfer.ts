@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { open, statfs } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import type { FileHandle } from 'node:fs/promises'
 import { Bitfield, decodeManifest, encodeManifest, manifestCid, parseSha256Hex, equalBytes, pieceCount } from '@dopt/content'
 import { ContentChangedError, LocalFileError, OriginProtocolError, OriginUnavailableError, ValidationFailedError } from '@dopt/interface'
@@ -66,6 +67,7 @@ async function attempt (ctx: TransferContext): Promise<void> {
   }
   await store.putFile(file.record)
 
+  await checkFreeSpace(file)
   const handle = await openTemporary(file)
   try {
     const hashes = await store.getHashes(file.record.jobId, file.index)
@@ -256,4 +258,23 @@ async function hashFile (path: string): Promise<Uint8Array> {
   const hash = createHash('sha256')
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer)
   return new Uint8Array(hash.digest())
+}
+
+/**
+ * Fails at once, before any byte moves, when the file's folder has less free space than the file still needs
+ * (LOCAL_FILE): otherwise the download would run until the disk is full. Space taken by others while it runs still
+ * ends it with ENOSPC (LOCAL_FILE too). Unknown sizes and file systems that cannot tell are not checked.
+ */
+async function checkFreeSpace (file: JobFileImpl): Promise<void> {
+  const size = file.record.size
+  if (size == null) return
+  const needed = size - file.getProgress().bytesTransferred
+  if (needed <= 0) return
+  const dir = dirname(file.temporaryName)
+  const fs = await statfs(dir).catch(() => null)
+  if (fs == null) return
+  const free = fs.bavail * fs.bsize
+  if (needed > free) {
+    throw new LocalFileError(`not enough free space in ${dir} for ${file.localName}: it needs ${needed} more bytes, ${free} are free`, { context: 'local-file', path: file.localName })
+  }
 }
