@@ -1,9 +1,8 @@
 import { existsSync, statSync } from 'node:fs'
 import { open, statfs, truncate } from 'node:fs/promises'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { basename } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { freePort } from '@dopt/lab'
 import { digest, digestOf, harness, recordStates, rejectsWith, startJob, temporaryFiles, until } from './helpers/harness.js'
 import type { Harness } from './helpers/harness.js'
 
@@ -139,7 +138,7 @@ describe('job life cycle', () => {
   it('a retry delay past Node\'s timer limit (24.8 days) waits, instead of retrying at once', async () => {
     // Nothing listens there: every attempt is a transient error.
     const job = await h.node.jobs.createJob('long delay', 'download')
-    await job.addFile(`http://127.0.0.1:${await closedPort()}/x.bin`, h.path('x.bin'))
+    await job.addFile(`http://127.0.0.1:${await freePort()}/x.bin`, h.path('x.bin'))
     await job.setMinimumRetryDelay(30 * 86_400)
     const states = recordStates(job)
     await job.resume()
@@ -237,12 +236,3 @@ describe('priorities', () => {
     expect(await blocker.waitFor()).toBe('transferred')
   })
 })
-
-/** A port on 127.0.0.1 that was just free: connections to it are refused. */
-async function closedPort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return port
-}

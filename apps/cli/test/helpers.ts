@@ -3,12 +3,10 @@ import type { ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { randomBytesSeeded, startOrigin } from '@dopt/lab'
+import { freePort, randomBytesSeeded, startOrigin } from '@dopt/lab'
 import type { Origin } from '@dopt/lab'
 
 /** The built command, as users run it: the committed bin/dopt.js, which runs the bundle `npm run build` makes. */
@@ -166,9 +164,5 @@ export function hasStackTrace (text: string): boolean {
 
 /** http://127.0.0.1:PORT/ of a port that was just free: connecting to it is refused. */
 export async function closedPortUrl (path = '/x.bin'): Promise<string> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise(resolve => server.close(resolve))
-  return `http://127.0.0.1:${port}${path}`
+  return `http://127.0.0.1:${await freePort()}${path}`
 }
