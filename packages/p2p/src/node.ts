@@ -8,6 +8,7 @@ import { createLibp2p } from 'libp2p'
 import { InvalidArgumentError, ListenFailedError } from '@dopt/interface'
 import { doptNoise } from './encryption.js'
 import { doptYamux } from './muxer.js'
+import { doptTls } from './tls.js'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Libp2p, PeerDiscovery, PeerInfo as Libp2pPeerInfo, PrivateKey } from '@libp2p/interface'
@@ -89,7 +90,10 @@ export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
       privateKey: config.privateKey,
       addresses: { listen: config.listen },
       transports: [tcp()],
-      connectionEncrypters: [doptNoise()],
+      // TLS natively on the socket first (tls.ts: the bulk path's encryption runs in C++), noise for peers without
+      // it. A pre-shared key puts libp2p's protector between TCP and the encrypter, so there is no native socket to
+      // hand to TLS: noise alone then.
+      connectionEncrypters: config.psk === undefined ? [doptTls(), doptNoise()] : [doptNoise()],
       // yamux with window updates at half-window (muxer.ts). Its default windows otherwise: larger windows (4-64 MiB)
       // and messages measured no faster here (benchmarks/peer, STACK-NOTES), and the piece protocol never pauses a
       // stream, so the read-buffer limit is not at risk.

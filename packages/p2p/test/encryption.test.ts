@@ -6,9 +6,11 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
+import { tls } from '@libp2p/tls'
 import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
 import { doptNoise } from '../src/encryption.js'
+import { doptTls, TLS_PROTOCOL } from '../src/tls.js'
 import type { ConnectionEncrypter, Libp2p, Stream } from '@libp2p/interface'
 
 const ECHO = '/dopt-test/echo/1.0.0'
@@ -43,11 +45,12 @@ async function corruptingProxy (port: number, at: number): Promise<number> {
   return (server.address() as AddressInfo).port
 }
 
-async function start (encrypter: unknown): Promise<Libp2p> {
+/** A libp2p node on 127.0.0.1 with the given encrypter(s), in order of preference, and an echo protocol. */
+async function start (encrypters: unknown): Promise<Libp2p> {
   const node = await createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
     transports: [tcp()],
-    connectionEncrypters: [encrypter as (components: unknown) => ConnectionEncrypter],
+    connectionEncrypters: (Array.isArray(encrypters) ? encrypters : [encrypters]) as Array<(components: unknown) => ConnectionEncrypter>,
     streamMuxers: [yamux()]
   })
   started.push(node)
@@ -86,6 +89,22 @@ async function drained (stream: Stream): Promise<void> {
 
 const digest = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
+/**
+ * A 1 MiB round trip from `a` to `b` through a proxy that flips one bit after the handshake: the stream fails (an
+ * error, or libp2p's close event), or ends short with only good bytes; the connection is gone either way.
+ */
+async function expectCorruptionRefused (a: Libp2p, b: Libp2p): Promise<void> {
+  const port = Number(b.getMultiaddrs()[0]!.toString().split('/')[4])
+  const proxied = multiaddr(`/ip4/127.0.0.1/tcp/${await corruptingProxy(port, 200_000)}/p2p/${b.peerId.toString()}`)
+  const data = randomBytes(1 << 20)
+  const outcome: unknown = await roundTrip(a, b, data, proxied).then(back => back, (err: unknown) => err ?? 'rejected')
+  if (Buffer.isBuffer(outcome)) { // it ended short: what came back is a prefix of what was sent
+    expect(outcome.byteLength).toBeLessThan(data.byteLength)
+    expect(digest(outcome)).toBe(digest(data.subarray(0, outcome.byteLength)))
+  }
+  expect(a.getConnections(b.peerId)).toHaveLength(0)
+}
+
 describe('doptNoise', () => {
   it('carries data both ways between two dopt nodes', async () => {
     const [a, b] = [await start(doptNoise()), await start(doptNoise())]
@@ -104,15 +123,47 @@ describe('doptNoise', () => {
   })
 
   it('drops the connection when a byte is changed on the wire, and delivers nothing of the bad message', async () => {
-    const [a, b] = [await start(doptNoise()), await start(doptNoise())]
-    const port = Number(b.getMultiaddrs()[0]!.toString().split('/')[4])
-    const proxied = multiaddr(`/ip4/127.0.0.1/tcp/${await corruptingProxy(port, 200_000)}/p2p/${b.peerId.toString()}`)
+    await expectCorruptionRefused(await start(doptNoise()), await start(doptNoise()))
+  })
+})
+
+describe('doptTls (node:tls on the native socket)', () => {
+  it('carries data both ways between two dopt nodes, over /tls/1.0.0', async () => {
+    const [a, b] = [await start([doptTls(), doptNoise()]), await start([doptTls(), doptNoise()])]
+    const data = randomBytes(3 * (1 << 20) + 12345)
+    expect(digest(await roundTrip(a, b, data))).toBe(digest(data))
+    expect(digest(await roundTrip(b, a, data))).toBe(digest(data))
+    expect(a.getConnections(b.peerId)[0]?.encryption).toBe(TLS_PROTOCOL)
+  })
+
+  it('speaks the libp2p TLS handshake: dopt and stock @libp2p/tls nodes verify each other, as client and as server', async () => {
+    const dopt = await start(doptTls())
+    const [server, client] = [await start(tls()), await start(tls())]
+    const data = randomBytes(2 * (1 << 20) + 777)
+    expect(digest(await roundTrip(dopt, server, data))).toBe(digest(data))
+    expect(digest(await roundTrip(client, dopt, data))).toBe(digest(data))
+    expect(dopt.getConnections(server.peerId)[0]?.encryption).toBe(TLS_PROTOCOL)
+    expect(dopt.getConnections(client.peerId)[0]?.encryption).toBe(TLS_PROTOCOL)
+  })
+
+  it('falls back to noise with a peer that has no TLS', async () => {
+    const dopt = await start([doptTls(), doptNoise()])
+    const stock = await start(noise())
     const data = randomBytes(1 << 20)
-    const outcome = await roundTrip(a, b, data, proxied).then(back => back, (err: Error) => err)
-    // Either the stream fails, or (if the reset wins the race with the close) it ends short: never with bad bytes.
-    if (outcome instanceof Error) expect(outcome.name).not.toBe('')
-    else expect(outcome.byteLength).toBeLessThan(data.byteLength)
-    if (!(outcome instanceof Error)) expect(digest(outcome)).toBe(digest(data.subarray(0, outcome.byteLength)))
-    expect(a.getConnections(b.peerId)).toHaveLength(0)
+    expect(digest(await roundTrip(dopt, stock, data))).toBe(digest(data))
+    expect(digest(await roundTrip(stock, dopt, data))).toBe(digest(data))
+    expect(dopt.getConnections(stock.peerId)[0]?.encryption).toBe('/noise')
+  })
+
+  it('refuses a listener that is not the peer dialled', async () => {
+    const [a, b, c] = [await start(doptTls()), await start(doptTls()), await start(doptTls())]
+    // b's address with c's peer ID: the TLS session is with b, whose certificate proves b.
+    const wrong = multiaddr(`${b.getMultiaddrs()[0]!.toString().split('/p2p/')[0]}/p2p/${c.peerId.toString()}`)
+    await expect(a.dialProtocol(wrong, ECHO)).rejects.toThrow()
+    expect(a.getConnections()).toHaveLength(0)
+  })
+
+  it('drops the connection when a byte is changed on the wire, and delivers nothing of the bad record', async () => {
+    await expectCorruptionRefused(await start(doptTls()), await start(doptTls()))
   })
 })

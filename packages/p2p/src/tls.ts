@@ -1,0 +1,181 @@
+// Connection encryption: the libp2p TLS handshake (/tls/1.0.0, libp2p/specs tls/tls.md) run by node:tls natively on
+// the TCP socket.
+//
+// Why: on these machines the bulk path was CPU-bound in encryption. noise encrypts in JavaScript-driven calls to
+// node:crypto, one cipher object and two freshly allocated buffers per 64 KiB message (Node 20 copies every cipher
+// output once more internally), ~1.0-1.2 CPU-s per GiB per side. node:tls encrypts and decrypts inside Node's C++
+// stream (OpenSSL, AES-GCM with AES-NI) with no JavaScript per record; measured in benchmarks/peer it took about a
+// sixth off the wall time of a 1 GiB piece transfer. @libp2p/tls speaks the same protocol but feeds node:tls through a
+// JavaScript duplex (every encrypted byte crosses into JavaScript and back), which measured no faster than noise.
+//
+// How: after multistream-select has chosen /tls/1.0.0 on the raw connection, the net.Socket under @libp2p/tcp's
+// connection is handed to a TLSSocket, which takes over its handle; bytes the connection had already read (the start
+// of the handshake) are put back in front. The secured stream libp2p gets is a thin AbstractMessageStream over the
+// TLSSocket. Each side presents a certificate built by certificate.ts; the peer's certificate is verified as the
+// specification asks (one self-signed certificate, in its validity period, with the libp2p extension signed by the
+// host key, no unknown critical extension, and the expected peer ID when dialling one).
+//
+// Only connections on a native TCP socket can be secured this way (our only transport). With a pre-shared key the
+// socket sits under libp2p's connection protector, so node.ts offers noise alone then.
+import { once } from 'node:events'
+import { Socket } from 'node:net'
+import { TLSSocket, connect, createSecureContext } from 'node:tls'
+import type { SecureContext } from 'node:tls'
+import { InvalidCryptoExchangeError, serviceCapabilities } from '@libp2p/interface'
+import { AbstractMessageStream } from '@libp2p/utils'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { createCertificate, verifyCertificate } from './certificate.js'
+import type { AbortOptions, ComponentLogger, ConnectionEncrypter, MessageStream, PrivateKey, SecureConnectionOptions, SecuredConnection } from '@libp2p/interface'
+
+export const TLS_PROTOCOL = '/tls/1.0.0'
+/** TLS 1.3 suites, AES-128-GCM first: the cheapest with AES-NI; the server's order decides (honorCipherOrder). */
+const CIPHERSUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256'
+/** @libp2p/tcp's default when a connection has none. */
+const DEFAULT_INACTIVITY_MS = 2 * 60 * 1000
+
+export interface TlsComponents {
+  privateKey: PrivateKey
+  logger: ComponentLogger
+  [key: string]: unknown
+}
+
+/** Drop-in for a libp2p `connectionEncrypters` entry. */
+export function doptTls (): (components: TlsComponents) => ConnectionEncrypter {
+  return (components) => {
+    // The specification allows one certificate for many connections: made once, on first use, with its context.
+    let context: Promise<SecureContext> | undefined
+    const secure = async (connection: MessageStream, isServer: boolean, options?: SecureConnectionOptions): Promise<SecuredConnection> => {
+      const raw = (connection as unknown as { socket?: unknown }).socket
+      if (!(raw instanceof Socket) || (raw as unknown as { _handle?: unknown })._handle == null) {
+        const err = new InvalidCryptoExchangeError('tls: this connection has no native TCP socket to secure')
+        connection.abort(err)
+        throw err
+      }
+      context ??= createCertificate(components.privateKey).then(({ cert, key }) => createSecureContext({
+        cert,
+        key,
+        minVersion: 'TLSv1.3',
+        maxVersion: 'TLSv1.3',
+        ciphers: CIPHERSUITES,
+        honorCipherOrder: true
+      }))
+      const socket = takeOver(connection, raw, isServer, await context)
+      const onAbort = (): void => { socket.destroy(new InvalidCryptoExchangeError('tls: handshake aborted')) }
+      options?.signal?.addEventListener('abort', onAbort, { once: true })
+      try {
+        await once(socket, 'secure')
+        const peer = socket.getPeerCertificate(true)
+        if (peer.raw === undefined) throw new InvalidCryptoExchangeError('tls: the peer sent no certificate')
+        if (peer.issuerCertificate !== undefined && peer.issuerCertificate.fingerprint256 !== peer.fingerprint256) {
+          throw new InvalidCryptoExchangeError('tls: the peer sent a certificate chain (one self-signed certificate expected)')
+        }
+        const remotePeer = await verifyCertificate(peer.raw, options?.remotePeer)
+        return { remotePeer, connection: new TlsStream(connection, socket), streamMuxer: undefined } as unknown as SecuredConnection
+      } catch (err) {
+        socket.destroy()
+        connection.abort(err as Error)
+        throw err
+      } finally {
+        options?.signal?.removeEventListener('abort', onAbort)
+      }
+    }
+    return {
+      protocol: TLS_PROTOCOL,
+      [Symbol.toStringTag]: '@dopt/p2p tls',
+      [serviceCapabilities]: ['@libp2p/connection-encryption'],
+      secureOutbound: async (connection: MessageStream, options?: SecureConnectionOptions) => secure(connection, false, options),
+      secureInbound: async (connection: MessageStream, options?: SecureConnectionOptions) => secure(connection, true, options)
+    } as unknown as ConnectionEncrypter
+  }
+}
+
+/**
+ * Moves `raw` from @libp2p/tcp's connection to a TLSSocket on the same handle: the connection stops reading it,
+ * bytes it read but nobody consumed go back in front (node:tls feeds a socket's buffered bytes to the handshake),
+ * and its inactivity timer moves to the TLS socket (the raw one sees no traffic from now on).
+ */
+function takeOver (connection: MessageStream, raw: Socket, isServer: boolean, secureContext: SecureContext): TLSSocket {
+  raw.removeAllListeners('data')
+  raw.pause()
+  raw.setTimeout(0)
+  const unread = (connection as unknown as { readBuffer?: Uint8ArrayList }).readBuffer
+  if (unread !== undefined && unread.byteLength > 0) {
+    raw.unshift(unread.subarray())
+    unread.consume(unread.byteLength)
+  }
+  const common = {
+    secureContext,
+    // Certificates are self-signed by design: verifyCertificate checks them instead of a CA chain.
+    rejectUnauthorized: false,
+    ALPNProtocols: ['libp2p']
+  }
+  // No servername: the specification forbids SNI from clients of this version of the handshake.
+  const socket = isServer ? new TLSSocket(raw, { ...common, isServer: true, requestCert: true }) : connect({ ...common, socket: raw })
+  socket.setTimeout(connection.inactivityTimeout > 0 ? connection.inactivityTimeout : DEFAULT_INACTIVITY_MS)
+  return socket
+}
+
+/** The secured connection: libp2p's message stream over a TLSSocket. */
+class TlsStream extends AbstractMessageStream {
+  readonly #socket: TLSSocket
+  readonly #raw: MessageStream
+  #batch: Buffer[] = []
+
+  constructor (raw: MessageStream, socket: TLSSocket) {
+    super({ log: raw.log, inactivityTimeout: raw.inactivityTimeout, maxReadBufferLength: raw.maxReadBufferLength, direction: raw.direction })
+    this.#raw = raw
+    this.#socket = socket
+    // node:tls hands over at most 16 KiB (one record) per 'data' event, several per socket read. They go up to the
+    // muxer together, once per turn of the event loop: a quarter of the events through the layers above.
+    socket.on('data', (chunk: Buffer) => {
+      if (this.#batch.push(chunk) === 1) setImmediate(this.#flush)
+    })
+    socket.on('error', (err) => { this.#flush(); this.abort(err) })
+    socket.on('timeout', () => { socket.destroy(new InvalidCryptoExchangeError('tls: connection inactive')) })
+    socket.once('end', () => { this.#flush(); this.onTransportClosed() })
+    socket.once('close', (hadError: boolean) => {
+      this.#flush()
+      if (hadError) this.onTransportClosed(new Error('TLS connection closed with an error'))
+      else this.onTransportClosed()
+    })
+    socket.on('drain', () => { this.safeDispatchEvent('drain') })
+  }
+
+  readonly #flush = (): void => {
+    const batch = this.#batch
+    if (batch.length === 0) return
+    this.#batch = []
+    this.onData(batch.length === 1 ? batch[0] as Buffer : new Uint8ArrayList(...batch))
+  }
+
+  async close (options?: AbortOptions): Promise<void> {
+    if (this.status !== 'open') return
+    if (this.sendingData || this.writeBuffer.byteLength > 0) await once(this, 'idle', { signal: options?.signal })
+    const socket = this.#socket
+    if (socket.destroyed) return
+    const closed = once(socket, 'close', { signal: options?.signal })
+    socket.end()
+    try {
+      await closed
+    } finally {
+      if (!socket.destroyed) socket.destroy()
+    }
+  }
+
+  sendPause (): void { this.#socket.pause() }
+  sendResume (): void { this.#socket.resume() }
+  sendReset (): void {
+    this.#socket.destroy()
+    this.#raw.abort(new Error('TLS connection reset'))
+  }
+
+  /** One write to the socket per send: every buffer of `data` in one encrypted batch (cork). */
+  sendData (data: Uint8ArrayList): { sentBytes: number, canSendMore: boolean } {
+    const socket = this.#socket
+    let canSendMore = true
+    socket.cork()
+    for (const buf of data) canSendMore = socket.write(buf)
+    socket.uncork()
+    return { sentBytes: data.byteLength, canSendMore }
+  }
+}
