@@ -302,7 +302,7 @@ Written by \`node benchmarks/peer/run.js${opts.smoke ? ' --smoke' : ''}\` on ${n
 - Machine: ${m.cores} × ${m.cpuModel}; ${m.os}; Node ${m.node}
 - Payload: ${formatBytes(opts.size)} as 1 MiB pieces, every process on 127.0.0.1. Variants, each run as fresh processes:
   - **raw**: \`node:net\` (benchmarks/peer/worker.js), u32 request / u32 + piece answer, ${opts.inflight} requests pipelined; the receiver gathers each piece into a reused receive buffer (one copy, as dopt) and SHA-256s it.
-  - **p2p**: dopt's p2p layer alone, \`createP2P\` on both sides (tcp + noise + yamux, the piece protocol), one stream, \`fetchPiece\` × ${opts.inflight} in flight, each into its own reused receive buffer (\`into\`), SHA-256 per piece.
+  - **p2p**: dopt's p2p layer alone, \`createP2P\` on both sides (tcp + TLS 1.3 run by node:tls on the socket + yamux, the piece protocol), one stream, \`fetchPiece\` × ${opts.inflight} in flight, each into its own reused receive buffer (\`into\`), SHA-256 per piece.
   - **node**: the product path. Once per run, untimed: \`dopt get\` of the file from the local origin into a seed data folder. Each run: \`dopt daemon --data-dir SEED --listen /ip4/127.0.0.1/tcp/0\`, then \`dopt get URL -o OUT --data-dir FRESH --peer DAEMON --listen /ip4/127.0.0.1/tcp/0 --json --config C\`; checked: every byte from the peer and the output's SHA-256; then the daemon gets SIGTERM.
   - **origin**: \`dopt get URL -o OUT --data-dir FRESH --json --mode http\` from the origin (benchmarks/origin/server.js, a separate process), output SHA-256 checked.
 - Node flags, raw and p2p (both sides): \`${opts.nodeFlags.join(' ') || '(none)'}\`; \`dopt\` processes: \`${opts.cliNodeFlags.join(' ') || '(none: as shipped)'}\`${process.env.UV_THREADPOOL_SIZE ? `; UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE}` : ''}
@@ -351,10 +351,14 @@ Code changes since, each measured on its own (1 GiB unless said): dopt's own noi
 reference, instead of one per data frame (packages/p2p/src/muxer.ts; ~2,000 fewer encrypted messages per GiB each
 way): p2p 5.3 -> 4.7 s in one A/B. Pieces received into reused buffers (\`fetchPiece({ into })\`) instead of a
 zero-filled 1 MiB allocation each: receiver ~5.0 -> ~4.3 CPU-s, GC 0.5 -> 0.2 s (the raw receiver reuses its buffer
-too since). What remains is spread thin: chacha20-poly1305 through node:crypto at ~1.1-1.3 CPU-s/GiB per side (a
-cipher object and a fresh output buffer per 64 KiB noise message; OpenSSL's own loop is ~0.5), SHA-256 (~0.9),
-copies, yamux framing, event dispatch and GC; on two cores shared by both ends, throughput is two cores divided by
-CPU per byte, and libp2p still needs ~2.5x raw's.
+too since). Connections secured by the libp2p TLS handshake run by node:tls on the TCP socket instead of noise
+(packages/p2p/src/tls.ts: records encrypted and decrypted in C++, no JavaScript per record; AES-128-GCM): p2p 3.96
+-> 3.46 s median in an interleaved A/B of 4 pairs, the sender's CPU down by about a third. What remains is the
+receiver, at ~100% of one core: SHA-256 (~0.85 CPU-s/GiB), TLS decryption with
+OpenSSL's and Node's copies (~0.6), the kernel's receive path (~1.0), the copy into the piece buffer (~0.2), libp2p's
+stream layers (~0.3). yamux frames of 256 KiB or 1 MiB instead of 64 KiB changed nothing measurable (5 interleaved
+triples), nor did hashing each piece on the thread pool (\`crypto.subtle.digest\`) instead of the receiving thread
+(4 interleaved pairs: same wall time, ~0.35 CPU-s/GiB more).
 
 The product path (\`node\`) gained most from outside the transfer loop: the seeding daemon read cold files through
 the page cache at ~3 s of system time per GiB (now O_DIRECT reads, copied out); every process that used peers

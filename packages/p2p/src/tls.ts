@@ -51,18 +51,26 @@ export function doptTls (): (components: TlsComponents) => ConnectionEncrypter {
         connection.abort(err)
         throw err
       }
-      context ??= createCertificate(components.privateKey).then(({ cert, key }) => createSecureContext({
-        cert,
-        key,
-        minVersion: 'TLSv1.3',
-        maxVersion: 'TLSv1.3',
-        ciphers: CIPHERSUITES,
-        honorCipherOrder: true
-      }))
-      const socket = takeOver(connection, raw, isServer, await context)
-      const onAbort = (): void => { socket.destroy(new InvalidCryptoExchangeError('tls: handshake aborted')) }
+      // Stop the connection reading the socket now, so nothing lands in JavaScript while the context is made.
+      const unread = detach(connection, raw)
+      let socket: TLSSocket | undefined
+      const onAbort = (): void => { (socket ?? raw).destroy(new InvalidCryptoExchangeError('tls: handshake aborted')) }
       options?.signal?.addEventListener('abort', onAbort, { once: true })
       try {
+        context ??= createCertificate(components.privateKey).then(({ cert, key }) => createSecureContext({
+          cert,
+          key,
+          minVersion: 'TLSv1.3',
+          maxVersion: 'TLSv1.3',
+          ciphers: CIPHERSUITES,
+          honorCipherOrder: true
+        }))
+        const secureContext = await context.catch((err: unknown) => {
+          context = undefined // the next connection tries again
+          throw err
+        })
+        options?.signal?.throwIfAborted()
+        socket = wrap(connection, raw, unread, isServer, secureContext)
         await once(socket, 'secure')
         const peer = socket.getPeerCertificate(true)
         if (peer.raw === undefined) throw new InvalidCryptoExchangeError('tls: the peer sent no certificate')
@@ -72,7 +80,7 @@ export function doptTls (): (components: TlsComponents) => ConnectionEncrypter {
         const remotePeer = await verifyCertificate(peer.raw, options?.remotePeer)
         return { remotePeer, connection: new TlsStream(connection, socket), streamMuxer: undefined } as unknown as SecuredConnection
       } catch (err) {
-        socket.destroy()
+        socket?.destroy()
         connection.abort(err as Error)
         throw err
       } finally {
@@ -90,19 +98,27 @@ export function doptTls (): (components: TlsComponents) => ConnectionEncrypter {
 }
 
 /**
- * Moves `raw` from @libp2p/tcp's connection to a TLSSocket on the same handle: the connection stops reading it,
- * bytes it read but nobody consumed go back in front (node:tls feeds a socket's buffered bytes to the handshake),
- * and its inactivity timer moves to the TLS socket (the raw one sees no traffic from now on).
+ * Takes `raw` from @libp2p/tcp's connection: the connection stops reading it and its inactivity timer stops (the
+ * raw socket sees no traffic of its own from now on). Returns the bytes it had read that nobody consumed: the start
+ * of the handshake, if the peer was quick.
  */
-function takeOver (connection: MessageStream, raw: Socket, isServer: boolean, secureContext: SecureContext): TLSSocket {
+function detach (connection: MessageStream, raw: Socket): Buffer | undefined {
   raw.removeAllListeners('data')
   raw.pause()
   raw.setTimeout(0)
-  const unread = (connection as unknown as { readBuffer?: Uint8ArrayList }).readBuffer
-  if (unread !== undefined && unread.byteLength > 0) {
-    raw.unshift(unread.subarray())
-    unread.consume(unread.byteLength)
-  }
+  const buffered = (connection as unknown as { readBuffer?: Uint8ArrayList }).readBuffer
+  if (buffered === undefined || buffered.byteLength === 0) return undefined
+  const unread = Buffer.from(buffered.subarray())
+  buffered.consume(buffered.byteLength)
+  return unread
+}
+
+/**
+ * A TLSSocket on `raw`'s handle, with `unread` put back in front (node:tls feeds a socket's buffered bytes to the
+ * handshake first) and the connection's inactivity timeout.
+ */
+function wrap (connection: MessageStream, raw: Socket, unread: Buffer | undefined, isServer: boolean, secureContext: SecureContext): TLSSocket {
+  if (unread !== undefined) raw.unshift(unread)
   const common = {
     secureContext,
     // Certificates are self-signed by design: verifyCertificate checks them instead of a CA chain.

@@ -1,6 +1,9 @@
 import '../src/polyfill.js'
 import { createHash, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
 import { connect, createServer } from 'node:net'
+import { Duplex } from 'node:stream'
+import { connect as tlsConnect } from 'node:tls'
 import type { AddressInfo, Server } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -11,6 +14,8 @@ import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
 import { doptNoise } from '../src/encryption.js'
 import { doptTls, TLS_PROTOCOL } from '../src/tls.js'
+import { createCertificate } from '../src/certificate.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { ConnectionEncrypter, Libp2p, Stream } from '@libp2p/interface'
 
 const ECHO = '/dopt-test/echo/1.0.0'
@@ -153,6 +158,45 @@ describe('doptTls (node:tls on the native socket)', () => {
     expect(digest(await roundTrip(dopt, stock, data))).toBe(digest(data))
     expect(digest(await roundTrip(stock, dopt, data))).toBe(digest(data))
     expect(dopt.getConnections(stock.peerId)[0]?.encryption).toBe('/noise')
+  })
+
+  it('takes the start of the handshake that came with the protocol choice (sent before the listener answered)', async () => {
+    const listener = await start(doptTls())
+    const port = Number(listener.getMultiaddrs()[0]!.toString().split('/')[4])
+    const line = (text: string): Buffer => Buffer.concat([Buffer.of(text.length + 1), Buffer.from(`${text}\n`)])
+    const select = Buffer.concat([line('/multistream/1.0.0'), line(TLS_PROTOCOL)])
+    const socket = connect(port, '127.0.0.1')
+    await once(socket, 'connect')
+    // A TLS client over a duplex that sends its ClientHello in the same write as the protocol choice, and skips the
+    // listener's two answer lines before handing bytes to TLS.
+    let skip = select.byteLength
+    let first = true
+    const duplex = new Duplex({
+      read () {},
+      write (chunk: Buffer, _encoding, callback) {
+        socket.write(first ? Buffer.concat([select, chunk]) : chunk, callback)
+        first = false
+      }
+    })
+    socket.on('data', (chunk: Buffer) => {
+      const n = Math.min(skip, chunk.byteLength)
+      skip -= n
+      if (chunk.byteLength > n) duplex.push(chunk.subarray(n))
+    })
+    socket.on('close', () => duplex.destroy())
+    const { cert, key } = await createCertificate(await generateKeyPair('Ed25519'))
+    const client = tlsConnect({ socket: duplex, cert, key, rejectUnauthorized: false, ALPNProtocols: ['libp2p'], minVersion: 'TLSv1.3' })
+    try {
+      await once(client, 'secureConnect')
+      // The listener took our certificate and goes on to choose a muxer inside TLS: it answers multistream-select.
+      client.write(Buffer.concat([line('/multistream/1.0.0'), line('/yamux/1.0.0')]))
+      let answer = Buffer.alloc(0)
+      while (answer.byteLength < 33) answer = Buffer.concat([answer, (await once(client, 'data'))[0] as Buffer])
+      expect(answer.toString('latin1')).toContain('/yamux/1.0.0')
+    } finally {
+      client.destroy()
+      socket.destroy()
+    }
   })
 
   it('refuses a listener that is not the peer dialled', async () => {
