@@ -111,15 +111,50 @@ function decodeObjectId (bytes: Uint8Array): string {
 
 export interface CertificateExtension { oid: string, critical: boolean, value: Uint8Array }
 
-/** The exact SubjectPublicKeyInfo bytes and the extensions of a DER certificate. */
-export function readCertificate (der: Uint8Array): { spki: Uint8Array, extensions: CertificateExtension[] } {
+/**
+ * A UTCTime (YYMMDDHHMMSSZ, years 1950-2049) or GeneralizedTime (YYYYMMDDHHMMSSZ) as RFC 5280 has certificates
+ * write them, in ms since the epoch; anything else (other forms, month 13, ...) is refused.
+ */
+function decodeTime (der: Uint8Array, at: Element): number {
+  const text = Buffer.from(der.subarray(at.start, at.end)).toString('latin1')
+  const match = at.tag === 0x17
+    ? /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
+    : at.tag === 0x18 ? /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text) : null
+  if (match === null) throw new InvalidCryptoExchangeError('certificate: malformed validity time')
+  const [year, month, day, hour, minute, second] = match.slice(1).map(Number) as [number, number, number, number, number, number]
+  const fullYear = at.tag === 0x17 ? (year >= 50 ? 1900 + year : 2000 + year) : year
+  const date = new Date(0)
+  date.setUTCFullYear(fullYear, month - 1, day)
+  date.setUTCHours(hour, minute, second, 0)
+  if (date.getUTCFullYear() !== fullYear || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day ||
+    date.getUTCHours() !== hour || date.getUTCMinutes() !== minute || date.getUTCSeconds() !== second) {
+    throw new InvalidCryptoExchangeError('certificate: validity time out of range')
+  }
+  return date.getTime()
+}
+
+export interface CertificateFields {
+  /** The SubjectPublicKeyInfo, exactly as encoded in the certificate. */
+  spki: Uint8Array
+  /** The validity period, in ms since the epoch. */
+  notBefore: number
+  notAfter: number
+  extensions: CertificateExtension[]
+}
+
+/** What the handshake needs from a DER certificate. */
+export function readCertificate (der: Uint8Array): CertificateFields {
   const certificate = element(der, 0)
   const [tbs] = children(der, certificate)
   if (tbs === undefined || tbs.tag !== 0x30) throw new InvalidCryptoExchangeError('certificate: no TBSCertificate')
   const fields = children(der, tbs)
   const base = fields[0]?.tag === 0xa0 ? 1 : 0 // version is optional (v1)
+  const validity = fields[base + 3]
   const spki = fields[base + 5]
+  if (validity === undefined || validity.tag !== 0x30) throw new InvalidCryptoExchangeError('certificate: no validity')
   if (spki === undefined || spki.tag !== 0x30) throw new InvalidCryptoExchangeError('certificate: no SubjectPublicKeyInfo')
+  const times = children(der, validity)
+  if (times.length !== 2) throw new InvalidCryptoExchangeError('certificate: malformed validity')
   const extensions: CertificateExtension[] = []
   const wrapper = fields.slice(base + 6).find(f => f.tag === 0xa3)
   if (wrapper !== undefined) {
@@ -139,7 +174,12 @@ export function readCertificate (der: Uint8Array): { spki: Uint8Array, extension
       })
     }
   }
-  return { spki: der.subarray(spki.offset, spki.end), extensions }
+  return {
+    spki: der.subarray(spki.offset, spki.end),
+    notBefore: decodeTime(der, times[0] as Element),
+    notAfter: decodeTime(der, times[1] as Element),
+    extensions
+  }
 }
 
 // --- The handshake certificate ------------------------------------------------------------------------------------
@@ -210,11 +250,18 @@ export async function verifyCertificate (der: Uint8Array, expected?: PeerId): Pr
   } catch (err) {
     throw new InvalidCryptoExchangeError(`certificate: cannot be parsed (${(err as Error).message})`)
   }
+  // The validity period as encoded (node:crypto's printed dates can be unparseable or lose the century).
+  const { spki, notBefore, notAfter, extensions } = readCertificate(der)
   const now = Date.now()
-  if (Date.parse(x509.validFrom) > now) throw new InvalidCryptoExchangeError('certificate: not valid yet')
-  if (Date.parse(x509.validTo) < now) throw new InvalidCryptoExchangeError('certificate: expired')
-  if (!x509.verify(x509.publicKey)) throw new InvalidCryptoExchangeError('certificate: self-signature is invalid')
-  const { spki, extensions } = readCertificate(der)
+  if (notBefore > now) throw new InvalidCryptoExchangeError('certificate: not valid yet')
+  if (notAfter < now) throw new InvalidCryptoExchangeError('certificate: expired')
+  let selfSigned: boolean
+  try {
+    selfSigned = x509.verify(x509.publicKey)
+  } catch (err) {
+    throw new InvalidCryptoExchangeError(`certificate: unusable key (${(err as Error).message})`)
+  }
+  if (!selfSigned) throw new InvalidCryptoExchangeError('certificate: self-signature is invalid')
   let signedKey: Uint8Array | undefined
   for (const ext of extensions) {
     if (ext.oid === LIBP2P_EXTENSION_OID) {

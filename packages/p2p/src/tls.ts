@@ -21,7 +21,7 @@ import { once } from 'node:events'
 import { Socket } from 'node:net'
 import { TLSSocket, connect, createSecureContext } from 'node:tls'
 import type { SecureContext } from 'node:tls'
-import { InvalidCryptoExchangeError, serviceCapabilities } from '@libp2p/interface'
+import { InvalidCryptoExchangeError, TimeoutError, serviceCapabilities } from '@libp2p/interface'
 import { AbstractMessageStream } from '@libp2p/utils'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { createCertificate, verifyCertificate } from './certificate.js'
@@ -30,7 +30,7 @@ import type { AbortOptions, ComponentLogger, ConnectionEncrypter, MessageStream,
 export const TLS_PROTOCOL = '/tls/1.0.0'
 /** TLS 1.3 suites, AES-128-GCM first: the cheapest with AES-NI; the server's order decides (honorCipherOrder). */
 const CIPHERSUITES = 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256'
-/** @libp2p/tcp's default when a connection has none. */
+/** @libp2p/tcp's default inactivity timeout, for a connection that has none. */
 const DEFAULT_INACTIVITY_MS = 2 * 60 * 1000
 
 export interface TlsComponents {
@@ -70,6 +70,8 @@ export function doptTls (): (components: TlsComponents) => ConnectionEncrypter {
           throw err
         })
         options?.signal?.throwIfAborted()
+        // A socket that died meanwhile would leave a TLSSocket that never reports anything.
+        if (raw.destroyed) throw new InvalidCryptoExchangeError('tls: the connection closed before the handshake')
         socket = wrap(connection, raw, unread, isServer, secureContext)
         await once(socket, 'secure')
         const peer = socket.getPeerCertificate(true)
@@ -78,7 +80,8 @@ export function doptTls (): (components: TlsComponents) => ConnectionEncrypter {
           throw new InvalidCryptoExchangeError('tls: the peer sent a certificate chain (one self-signed certificate expected)')
         }
         const remotePeer = await verifyCertificate(peer.raw, options?.remotePeer)
-        return { remotePeer, connection: new TlsStream(connection, socket), streamMuxer: undefined } as unknown as SecuredConnection
+        options?.signal?.throwIfAborted()
+        return { remotePeer, connection: new TlsStream(connection, raw, socket), streamMuxer: undefined } as unknown as SecuredConnection
       } catch (err) {
         socket?.destroy()
         connection.abort(err as Error)
@@ -127,30 +130,47 @@ function wrap (connection: MessageStream, raw: Socket, unread: Buffer | undefine
   }
   // No servername: the specification forbids SNI from clients of this version of the handshake.
   const socket = isServer ? new TLSSocket(raw, { ...common, isServer: true, requestCert: true }) : connect({ ...common, socket: raw })
-  socket.setTimeout(connection.inactivityTimeout > 0 ? connection.inactivityTimeout : DEFAULT_INACTIVITY_MS)
+  if (isServer) {
+    // A server-side TLSSocket made outside a tls.Server never has "control released": node:tls then reports its TLS
+    // errors (a record that fails its authentication, say) only as the internal '_tlsError' event, never 'error',
+    // and the connection would stay open until its next write failed. Make them errors.
+    socket.on('_tlsError', (err: Error) => { socket.destroy(err) })
+  }
+  // Like @libp2p/tcp: the connection's inactivity timeout (0: none), two minutes when it has none.
+  const timeout = Number.isFinite(connection.inactivityTimeout) ? connection.inactivityTimeout : DEFAULT_INACTIVITY_MS
+  socket.setTimeout(timeout)
   return socket
 }
 
-/** The secured connection: libp2p's message stream over a TLSSocket. */
+/**
+ * The secured connection: libp2p's message stream over a TLSSocket. It also takes over closing and resetting the
+ * TCP connection it came from: libp2p closes a connection by closing the muxer and then that TCP connection, whose
+ * own close would shut the socket under TLS (dropping what TLS still had to write, and making the end an error).
+ */
 class TlsStream extends AbstractMessageStream {
   readonly #socket: TLSSocket
-  readonly #raw: MessageStream
+  readonly #raw: Socket
   #batch: Buffer[] = []
+  #ending: Promise<void> | undefined
 
-  constructor (raw: MessageStream, socket: TLSSocket) {
-    super({ log: raw.log, inactivityTimeout: raw.inactivityTimeout, maxReadBufferLength: raw.maxReadBufferLength, direction: raw.direction })
-    this.#raw = raw
+  constructor (tcp: MessageStream, raw: Socket, socket: TLSSocket) {
+    super({ log: tcp.log, inactivityTimeout: tcp.inactivityTimeout, maxReadBufferLength: tcp.maxReadBufferLength, direction: tcp.direction })
     this.#socket = socket
+    this.#raw = raw
+    const connection = tcp as unknown as { sendClose?: unknown, sendReset?: unknown }
+    if (typeof connection.sendClose === 'function') connection.sendClose = async (options?: AbortOptions) => { await this.#end(options) }
+    if (typeof connection.sendReset === 'function') connection.sendReset = () => { this.#destroy() }
     // node:tls hands over at most 16 KiB (one record) per 'data' event, several per socket read. They go up to the
     // muxer together, once per turn of the event loop: a quarter of the events through the layers above.
     socket.on('data', (chunk: Buffer) => {
       if (this.#batch.push(chunk) === 1) setImmediate(this.#flush)
     })
     socket.on('error', (err) => { this.#flush(); this.abort(err) })
-    socket.on('timeout', () => { socket.destroy(new InvalidCryptoExchangeError('tls: connection inactive')) })
+    socket.on('timeout', () => { socket.destroy(new TimeoutError('TLS connection inactive')) })
     socket.once('end', () => { this.#flush(); this.onTransportClosed() })
     socket.once('close', (hadError: boolean) => {
       this.#flush()
+      if (!raw.destroyed) raw.destroy()
       if (hadError) this.onTransportClosed(new Error('TLS connection closed with an error'))
       else this.onTransportClosed()
     })
@@ -164,26 +184,41 @@ class TlsStream extends AbstractMessageStream {
     this.onData(batch.length === 1 ? batch[0] as Buffer : new Uint8ArrayList(...batch))
   }
 
+  /**
+   * Ends TLS the orderly way: what is queued is written, then close_notify and the TCP FIN; resolves when the socket
+   * has closed (the peer answered with its own end), or destroys it when `options.signal` gives up first.
+   */
+  async #end (options?: AbortOptions): Promise<void> {
+    this.#ending ??= (async () => {
+      const socket = this.#socket
+      if (socket.destroyed) return
+      const closed = once(socket, 'close')
+      socket.end()
+      const onAbort = (): void => { this.#destroy() }
+      options?.signal?.addEventListener('abort', onAbort, { once: true })
+      try {
+        await closed
+      } finally {
+        options?.signal?.removeEventListener('abort', onAbort)
+      }
+    })()
+    await this.#ending
+  }
+
+  #destroy (): void {
+    this.#socket.destroy()
+    this.#raw.destroy()
+  }
+
   async close (options?: AbortOptions): Promise<void> {
     if (this.status !== 'open') return
     if (this.sendingData || this.writeBuffer.byteLength > 0) await once(this, 'idle', { signal: options?.signal })
-    const socket = this.#socket
-    if (socket.destroyed) return
-    const closed = once(socket, 'close', { signal: options?.signal })
-    socket.end()
-    try {
-      await closed
-    } finally {
-      if (!socket.destroyed) socket.destroy()
-    }
+    await this.#end(options)
   }
 
   sendPause (): void { this.#socket.pause() }
   sendResume (): void { this.#socket.resume() }
-  sendReset (): void {
-    this.#socket.destroy()
-    this.#raw.abort(new Error('TLS connection reset'))
-  }
+  sendReset (): void { this.#destroy() }
 
   /** One write to the socket per send: every buffer of `data` in one encrypted batch (cork). */
   sendData (data: Uint8ArrayList): { sentBytes: number, canSendMore: boolean } {

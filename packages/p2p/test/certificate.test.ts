@@ -45,6 +45,22 @@ describe('handshake certificates (libp2p TLS)', () => {
     await expect(verifyCertificate(der(early.cert))).rejects.toThrow(/not valid yet/)
   })
 
+  it('are refused when a validity time is malformed or out of range, read as encoded (not as OpenSSL prints it)', async () => {
+    const bytes = der((await createCertificate(await generateKeyPair('Ed25519'))).cert)
+    // notAfter is a GeneralizedTime a century on: YYYYMMDDHHMMSSZ.
+    const at = bytes.toString('latin1').search(/\d{14}Z/)
+    expect(at).toBeGreaterThan(0)
+    const withNotAfter = (text: string): Buffer => {
+      const copy = Buffer.from(bytes)
+      copy.write(text, at, 'latin1')
+      return copy
+    }
+    // Each is refused before the (now broken) self-signature is looked at, for what its time says.
+    await expect(verifyCertificate(withNotAfter('00260101000000Z'))).rejects.toThrow(/expired/) // year 26, not 2026
+    await expect(verifyCertificate(withNotAfter('21261301000000Z'))).rejects.toThrow(/out of range/) // month 13
+    await expect(verifyCertificate(withNotAfter('ZZZZZZZZZZZZZZZ'))).rejects.toThrow(/cannot be parsed|malformed validity time/)
+  })
+
   it('are refused when the extension is signed by another key than the host key it carries', async () => {
     const forged = await createCertificate(await generateKeyPair('Ed25519'), { signer: await generateKeyPair('Ed25519') })
     await expect(verifyCertificate(der(forged.cert))).rejects.toThrow(/host key signature is invalid/)
