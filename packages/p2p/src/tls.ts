@@ -73,6 +73,10 @@ export function doptTls (): (components: TlsComponents) => ConnectionEncrypter {
         // A socket that died meanwhile would leave a TLSSocket that never reports anything.
         if (raw.destroyed) throw new InvalidCryptoExchangeError('tls: the connection closed before the handshake')
         socket = wrap(connection, raw, unread, isServer, secureContext)
+        // Until TlsStream listens: an error after 'secure' (while the certificate is checked) must not go unheard.
+        let failure: Error | undefined
+        const onError = (err: Error): void => { failure ??= err }
+        socket.on('error', onError)
         await once(socket, 'secure')
         const peer = socket.getPeerCertificate(true)
         if (peer.raw === undefined) throw new InvalidCryptoExchangeError('tls: the peer sent no certificate')
@@ -81,7 +85,11 @@ export function doptTls (): (components: TlsComponents) => ConnectionEncrypter {
         }
         const remotePeer = await verifyCertificate(peer.raw, options?.remotePeer)
         options?.signal?.throwIfAborted()
-        return { remotePeer, connection: new TlsStream(connection, raw, socket), streamMuxer: undefined } as unknown as SecuredConnection
+        if (failure !== undefined) throw failure
+        if (socket.destroyed) throw new InvalidCryptoExchangeError('tls: the connection closed during the handshake')
+        const secured = new TlsStream(connection, raw, socket)
+        socket.off('error', onError)
+        return { remotePeer, connection: secured, streamMuxer: undefined } as unknown as SecuredConnection
       } catch (err) {
         socket?.destroy()
         connection.abort(err as Error)
