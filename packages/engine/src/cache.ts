@@ -1,4 +1,5 @@
-import { copyFile, link, rm } from 'node:fs/promises'
+import { copyFile, link, rm, stat } from 'node:fs/promises'
+import type { BigIntStats } from 'node:fs'
 import { join } from 'node:path'
 import { Bitfield, contentKey, decodeManifest, equalBytes, pieceCount, pieceRange, sha256 } from '@dopt/content'
 import type { Manifest } from '@dopt/content'
@@ -27,14 +28,24 @@ export interface CacheComponents {
 /** Seconds between two saves of an item's last-use time: serving a piece must not cost a database write. */
 const TOUCH_INTERVAL = 60_000
 
+/** What tells a file changed on disk: its inode, size and change time (any write, truncate, chmod or link moves it). */
+function stampOf (st: BigIntStats): string {
+  return `${st.ino}:${st.size}:${st.ctimeNs}`
+}
+
 /**
  * The seeding cache: complete, verified, validated files, served to peers piece by piece. An item enters at
  * `complete()` (a hard link to the delivered file, or a copy across file systems) and leaves by age, by size
- * (least recently used first), or when the application rejected content that came from peers. A piece is checked
- * against the manifest before it is first served from an open file, and again whenever the file's identity (inode,
- * size, change time) has moved since: a file changed on disk is not passed on, while a seed serving the same
- * content to many peers hashes each piece once, not once per peer. (A change within the file system's timestamp
- * granularity of the last check can go unseen until the file is reopened; every peer checks every piece anyway.)
+ * (least recently used first), or when the application rejected content that came from peers.
+ *
+ * A file is served as verified while its identity (inode, size, change time) is the one recorded when all its
+ * pieces were known good: at add, since it was just assembled from checked pieces, and kept in the store, so a
+ * restarted seed serves at once instead of hashing everything again. Once the identity has moved (the delivered
+ * file is the same inode, and its owner may change it), each piece is checked against the manifest before it is
+ * served, once per identity: a file changed on disk is not passed on, while a seed serving the same content to many
+ * peers hashes each piece once, not once per peer; when all are checked, the new identity is recorded. (A change
+ * within the file system's timestamp granularity of the last check can go unseen; every peer checks every piece
+ * anyway.)
  */
 export class SeedCache implements ContentServer {
   readonly #components: CacheComponents
@@ -93,7 +104,9 @@ export class SeedCache implements ContentServer {
     const now = Date.now()
     const item: CacheRecord = {
       cid: file.manifestCid, contentKey: contentKey(file.remoteName, file.etag, file.size).toString(), path,
-      size: file.size, pieceSize: file.pieceSize, url: file.remoteName, addedTime: now, lastUsedTime: now, bytesServed: 0
+      size: file.size, pieceSize: file.pieceSize, url: file.remoteName, addedTime: now, lastUsedTime: now, bytesServed: 0,
+      // After the link, which moves the change time: the identity the checked pieces now have.
+      verifiedStamp: stampOf(await stat(path, { bigint: true }))
     }
     await store.putCacheItem(item)
     this.#remember(item)
@@ -169,26 +182,32 @@ export class SeedCache implements ContentServer {
       }
       if (await reader.read(bytes, start) !== bytes.byteLength) return null
       // After the read: a change made before it shows here, so the piece is checked again.
-      const st = await reader.stat()
-      stamp = `${st.ino}:${st.size}:${st.ctimeNs}`
+      stamp = stampOf(await reader.stat())
     } catch {
       await this.#closeFile(item.cid)
       return null
     }
-    let verified = this.#verified.get(item.cid)
-    if (verified?.stamp !== stamp) {
-      verified = { stamp, pieces: new Bitfield(pieceCount(manifest.size, manifest.pieceSize)) }
-      this.#verified.set(item.cid, verified)
-    }
-    if (!verified.pieces.get(index)) {
-      // Synchronous: WebCrypto's thread-pool digest costs more main-thread time per MiB than hashing here.
-      this.verifiedBytes += bytes.byteLength
-      if (!equalBytes(sha256(bytes), want)) {
-        // Changed on disk since it was cached: never serve it again.
-        await this.remove(item.cid)
-        return null
+    if (item.verifiedStamp !== stamp) {
+      let verified = this.#verified.get(item.cid)
+      if (verified?.stamp !== stamp) {
+        verified = { stamp, pieces: new Bitfield(pieceCount(manifest.size, manifest.pieceSize)) }
+        this.#verified.set(item.cid, verified)
       }
-      verified.pieces.set(index)
+      if (!verified.pieces.get(index)) {
+        // Synchronous: WebCrypto's thread-pool digest costs more main-thread time per MiB than hashing here.
+        this.verifiedBytes += bytes.byteLength
+        if (!equalBytes(sha256(bytes), want)) {
+          // Changed on disk since it was cached: never serve it again.
+          await this.remove(item.cid)
+          return null
+        }
+        verified.pieces.set(index)
+        if (verified.pieces.full) {
+          item.verifiedStamp = stamp
+          this.#verified.delete(item.cid)
+          await this.#components.store.putCacheItem(item)
+        }
+      }
     }
     item.bytesServed += bytes.byteLength
     if (Date.now() - item.lastUsedTime > TOUCH_INTERVAL) {

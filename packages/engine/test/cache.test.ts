@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, open, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, open, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -43,14 +43,41 @@ async function cached (size: number): Promise<{ cid: string, data: Buffer, path:
 }
 
 describe('SeedCache serving', () => {
-  it('checks a piece once while the file stays as it was, whatever the number of peers asking', async () => {
-    const { cid, data } = await cached(4 * PIECE)
-    for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < 4; i++) {
-        expect(Buffer.from((await cache.readPiece(cid, i))!).equals(data.subarray(i * PIECE, (i + 1) * PIECE))).toBe(true)
-      }
+  /** Reads every piece of the `count`-piece item `cid` through `from`, checking each against `data`. */
+  async function readAll (from: SeedCache, cid: string, data: Buffer, count: number): Promise<void> {
+    for (let i = 0; i < count; i++) {
+      expect(Buffer.from((await from.readPiece(cid, i))!).equals(data.subarray(i * PIECE, (i + 1) * PIECE))).toBe(true)
     }
+  }
+
+  /** A second cache on the same store and folder: the seed after a restart. */
+  async function restarted (): Promise<SeedCache> {
+    const again = new SeedCache({ store }, { dir: join(dir, 'cache'), minFileSizeToCache: 0 })
+    await again.start(null)
+    return again
+  }
+
+  it('serves a file as it was added without hashing it again, also after a restart', async () => {
+    const { cid, data } = await cached(4 * PIECE)
+    await readAll(cache, cid, data, 4)
+    expect(cache.verifiedBytes).toBe(0)
+    const again = await restarted()
+    await readAll(again, cid, data, 4)
+    expect(again.verifiedBytes).toBe(0)
+    await again.stop()
+  })
+
+  it('checks a piece once after the file changed identity, whatever the number of peers asking, and remembers it', async () => {
+    const { cid, data, path } = await cached(4 * PIECE)
+    // Past the file system's timestamp granularity (coarse ctime on older kernels), so the change shows.
+    await new Promise(resolve => setTimeout(resolve, 20))
+    await chmod(path, 0o600) // the change time moves, the bytes do not
+    for (let round = 0; round < 3; round++) await readAll(cache, cid, data, 4)
     expect(cache.verifiedBytes).toBe(4 * PIECE)
+    const again = await restarted()
+    await readAll(again, cid, data, 4)
+    expect(again.verifiedBytes).toBe(0)
+    await again.stop()
   })
 
   it('never serves a piece changed on disk after it was checked, and drops the item', async () => {

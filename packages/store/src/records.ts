@@ -77,4 +77,10 @@ export interface CacheRecord {
   lastUsedTime: number
   /** Bytes served to peers so far. */
   bytesServed: number
+  /**
+   * The file's identity (`inode:size:change time in ns`) when every piece was last known to match the manifest: at
+   * add (the file was just assembled from checked pieces), or once serving had checked them all. While the file
+   * keeps it, pieces are served without being hashed again, across restarts too. Absent in records from before.
+   */
+  verifiedStamp?: string
 }
