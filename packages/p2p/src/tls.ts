@@ -25,7 +25,7 @@ import { InvalidCryptoExchangeError, TimeoutError, serviceCapabilities } from '@
 import { AbstractMessageStream } from '@libp2p/utils'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { createCertificate, verifyCertificate } from './certificate.js'
-import type { AbortOptions, ComponentLogger, ConnectionEncrypter, MessageStream, PrivateKey, SecureConnectionOptions, SecuredConnection } from '@libp2p/interface'
+import type { AbortOptions, ComponentLogger, ConnectionEncrypter, MessageStream, PrivateKey, SecureConnectionOptions, SecuredConnection, StreamMuxerFactory } from '@libp2p/interface'
 
 export const TLS_PROTOCOL = '/tls/1.0.0'
 /** TLS 1.3 suites, AES-128-GCM first: the cheapest with AES-NI; the server's order decides (honorCipherOrder). */
@@ -36,8 +36,13 @@ const DEFAULT_INACTIVITY_MS = 2 * 60 * 1000
 export interface TlsComponents {
   privateKey: PrivateKey
   logger: ComponentLogger
+  /** libp2p's upgrader: its stream muxers are offered in the handshake (inlined muxer negotiation). */
+  upgrader?: { getStreamMuxers?: () => Map<string, StreamMuxerFactory> }
   [key: string]: unknown
 }
+
+/** ALPN value of a peer that takes no muxer in the handshake (the specification's "libp2p"). */
+const ALPN_LIBP2P = 'libp2p'
 
 /** Drop-in for a libp2p `connectionEncrypters` entry. */
 export function doptTls (): (components: TlsComponents) => ConnectionEncrypter {
@@ -51,6 +56,10 @@ export function doptTls (): (components: TlsComponents) => ConnectionEncrypter {
         connection.abort(err)
         throw err
       }
+      // Inlined muxer negotiation (the specification's ALPN section): our muxers, in order, then "libp2p". When
+      // both ends have one, the handshake picks it and the round trip of multistream-select for it is saved.
+      const muxers = options?.skipStreamMuxerNegotiation === true ? new Map<string, StreamMuxerFactory>() : components.upgrader?.getStreamMuxers?.() ?? new Map<string, StreamMuxerFactory>()
+      const alpn = [...muxers.keys(), ALPN_LIBP2P]
       // Stop the connection reading the socket now, so nothing lands in JavaScript while the context is made.
       const unread = detach(connection, raw)
       let socket: TLSSocket | undefined
@@ -72,7 +81,7 @@ export function doptTls (): (components: TlsComponents) => ConnectionEncrypter {
         options?.signal?.throwIfAborted()
         // A socket that died meanwhile would leave a TLSSocket that never reports anything.
         if (raw.destroyed) throw new InvalidCryptoExchangeError('tls: the connection closed before the handshake')
-        socket = wrap(connection, raw, unread, isServer, secureContext)
+        socket = wrap(connection, raw, unread, isServer, secureContext, alpn)
         // Until TlsStream listens: an error after 'secure' (while the certificate is checked) must not go unheard.
         let failure: Error | undefined
         const onError = (err: Error): void => { failure ??= err }
@@ -87,9 +96,14 @@ export function doptTls (): (components: TlsComponents) => ConnectionEncrypter {
         options?.signal?.throwIfAborted()
         if (failure !== undefined) throw failure
         if (socket.destroyed) throw new InvalidCryptoExchangeError('tls: the connection closed during the handshake')
+        const chosen = socket.alpnProtocol
+        const streamMuxer = typeof chosen === 'string' && chosen !== ALPN_LIBP2P ? muxers.get(chosen) : undefined
+        if (typeof chosen === 'string' && chosen !== ALPN_LIBP2P && streamMuxer === undefined) {
+          throw new InvalidCryptoExchangeError(`tls: the handshake chose ${chosen}, which is not a muxer of this node`)
+        }
         const secured = new TlsStream(connection, raw, socket)
         socket.off('error', onError)
-        return { remotePeer, connection: secured, streamMuxer: undefined } as unknown as SecuredConnection
+        return { remotePeer, connection: secured, streamMuxer } as unknown as SecuredConnection
       } catch (err) {
         socket?.destroy()
         connection.abort(err as Error)
@@ -125,16 +139,16 @@ function detach (connection: MessageStream, raw: Socket): Buffer | undefined {
 }
 
 /**
- * A TLSSocket on `raw`'s handle, with `unread` put back in front (node:tls feeds a socket's buffered bytes to the
- * handshake first) and the connection's inactivity timeout.
+ * A TLSSocket on `raw`'s handle offering `alpn`, with `unread` put back in front (node:tls feeds a socket's
+ * buffered bytes to the handshake first) and the connection's inactivity timeout.
  */
-function wrap (connection: MessageStream, raw: Socket, unread: Buffer | undefined, isServer: boolean, secureContext: SecureContext): TLSSocket {
+function wrap (connection: MessageStream, raw: Socket, unread: Buffer | undefined, isServer: boolean, secureContext: SecureContext, alpn: string[]): TLSSocket {
   if (unread !== undefined) raw.unshift(unread)
   const common = {
     secureContext,
     // Certificates are self-signed by design: verifyCertificate checks them instead of a CA chain.
     rejectUnauthorized: false,
-    ALPNProtocols: ['libp2p']
+    ALPNProtocols: alpn
   }
   // No servername: the specification forbids SNI from clients of this version of the handshake.
   const socket = isServer ? new TLSSocket(raw, { ...common, isServer: true, requestCert: true }) : connect({ ...common, socket: raw })

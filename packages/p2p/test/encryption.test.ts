@@ -65,6 +65,18 @@ async function corruptingProxy (port: number, at: number): Promise<number> {
   return (server.address() as AddressInfo).port
 }
 
+/** Counts the muxer negotiations by multistream-select of `node` (libp2p's upgrader, internal methods). */
+function countMuxerNegotiations (node: Libp2p): () => number {
+  const upgrader = (node as unknown as { components: { upgrader: Record<string, (...args: unknown[]) => unknown> } }).components.upgrader
+  let count = 0
+  for (const name of ['_multiplexInbound', '_multiplexOutbound']) {
+    const original = upgrader[name]
+    expect(typeof original).toBe('function')
+    upgrader[name] = (...args: unknown[]) => { count++; return original!.apply(upgrader, args) }
+  }
+  return () => count
+}
+
 /** A libp2p node on 127.0.0.1 with the given encrypter(s), in order of preference, and an echo protocol. */
 async function start (encrypters: unknown): Promise<Libp2p> {
   const node = await createLibp2p({
@@ -215,6 +227,19 @@ describe('doptTls (node:tls on the native socket)', () => {
     expect(digest(await roundTrip(dopt, stock, data))).toBe(digest(data))
     expect(digest(await roundTrip(stock, dopt, data))).toBe(digest(data))
     expect(dopt.getConnections(stock.peerId)[0]?.encryption).toBe('/noise')
+  })
+
+  it('chooses the muxer in the handshake (ALPN), with dopt and stock @libp2p/tls peers alike: no multistream-select round for it', async () => {
+    const nodes = [await start(doptTls()), await start(doptTls()), await start(tls())]
+    const negotiations = nodes.map(countMuxerNegotiations)
+    const [a, b, stock] = nodes as [Libp2p, Libp2p, Libp2p]
+    const data = randomBytes(1 << 16)
+    expect(digest(await roundTrip(a, b, data))).toBe(digest(data))
+    expect(digest(await roundTrip(a, stock, data))).toBe(digest(data))
+    expect(digest(await roundTrip(stock, b, data))).toBe(digest(data))
+    expect(negotiations.map(n => n())).toEqual([0, 0, 0])
+    expect(a.getConnections(b.peerId)[0]?.multiplexer).toBe('/yamux/1.0.0')
+    expect(b.getConnections(stock.peerId)[0]?.multiplexer).toBe('/yamux/1.0.0')
   })
 
   it('takes the start of the handshake that came with the protocol choice (sent before the listener answered)', async () => {
