@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createNode } from '@dopt/node'
 import type { DoptNode, Job, JobState, NodeConfig } from '@dopt/node'
-import { randomBytesSeeded, startOrigin } from '@dopt/lab'
+import { randomBytesSeeded, startOrigin, waitUntil } from '@dopt/lab'
 import type { Origin } from '@dopt/lab'
 
 /** A temp folder, a real origin on 127.0.0.1 and a node on a real level database; `close()` removes it all. */
@@ -73,11 +73,7 @@ export function recordStates (job: Job): JobState[] {
 
 /** Waits until `predicate` holds, polling every 10 ms, for at most `ms`. */
 export async function until (predicate: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`)
-    await new Promise(resolve => setTimeout(resolve, 10))
-  }
+  await waitUntil('the condition holds', predicate, { timeoutMs: ms, intervalMs: 10 })
 }
 
 /** SHA-256 (hex) of bytes: compare digests, not multi-MiB arrays (vitest's deep equality is slow on those). */

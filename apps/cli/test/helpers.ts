@@ -4,9 +4,9 @@ import { createHash } from 'node:crypto'
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { freePort, randomBytesSeeded, startOrigin } from '@dopt/lab'
+export { waitUntil } from '@dopt/lab'
 import type { Origin } from '@dopt/lab'
 
 /** The built command, as users run it: the committed bin/dopt.js, which runs the bundle `npm run build` makes. */
@@ -145,15 +145,6 @@ export async function exists (path: string): Promise<boolean> {
     return true
   } catch {
     return false
-  }
-}
-
-/** Polls `check` every `intervalMs` until it returns true; throws after `timeoutMs`. */
-export async function waitUntil (what: string, check: () => boolean | Promise<boolean>, { timeoutMs = 10_000, intervalMs = 25 } = {}): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
-    await sleep(intervalMs)
   }
 }
 

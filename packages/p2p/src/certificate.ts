@@ -37,6 +37,7 @@ const sequence = (...content: Uint8Array[]): Buffer => tlv(0x30, ...content)
 const octetString = (bytes: Uint8Array): Buffer => tlv(0x04, bytes)
 const bitString = (bytes: Uint8Array): Buffer => tlv(0x03, Buffer.of(0), bytes)
 const explicit = (n: number, content: Uint8Array): Buffer => tlv(0xa0 | n, content)
+const TRUE = tlv(0x01, Buffer.of(0xff))
 /** A non-negative INTEGER from big-endian bytes. */
 const integer = (bytes: Uint8Array): Buffer => {
   let start = 0
@@ -97,7 +98,8 @@ function children (der: Uint8Array, parent: Element): Element[] {
 function decodeObjectId (bytes: Uint8Array): string {
   if (bytes.length === 0) throw new InvalidCryptoExchangeError('certificate: empty object identifier')
   const first = bytes[0] as number
-  const arcs = [Math.min(2, Math.floor(first / 40)), first - 40 * Math.min(2, Math.floor(first / 40))]
+  const top = Math.min(2, Math.floor(first / 40))
+  const arcs = [top, first - 40 * top]
   let value = 0
   for (const byte of bytes.subarray(1)) {
     value = value * 128 + (byte & 0x7f)
@@ -210,9 +212,9 @@ export async function createCertificate (hostKey: PrivateKey, options: Certifica
   const extensions = [
     ...(options.omitLibp2pExtension === true
       ? []
-      : [sequence(objectId(LIBP2P_EXTENSION_OID), tlv(0x01, Buffer.of(0xff)),
+      : [sequence(objectId(LIBP2P_EXTENSION_OID), TRUE,
         octetString(sequence(octetString(publicKeyToProtobuf(hostKey.publicKey)), octetString(signature))))]),
-    ...(options.extraExtensions ?? []).map(e => sequence(objectId(e.oid), ...(e.critical ? [tlv(0x01, Buffer.of(0xff))] : []), octetString(e.value)))
+    ...(options.extraExtensions ?? []).map(e => sequence(objectId(e.oid), ...(e.critical ? [TRUE] : []), octetString(e.value)))
   ]
   const now = Date.now()
   const algorithm = sequence(objectId(ECDSA_WITH_SHA256))

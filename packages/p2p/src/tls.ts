@@ -58,7 +58,7 @@ export function doptTls (): (components: TlsComponents) => ConnectionEncrypter {
       }
       // Inlined muxer negotiation (the specification's ALPN section): our muxers, in order, then "libp2p". When
       // both ends have one, the handshake picks it and the round trip of multistream-select for it is saved.
-      const muxers = options?.skipStreamMuxerNegotiation === true ? new Map<string, StreamMuxerFactory>() : components.upgrader?.getStreamMuxers?.() ?? new Map<string, StreamMuxerFactory>()
+      const muxers = (options?.skipStreamMuxerNegotiation === true ? undefined : components.upgrader?.getStreamMuxers?.()) ?? new Map<string, StreamMuxerFactory>()
       const alpn = [...muxers.keys(), ALPN_LIBP2P]
       // Stop the connection reading the socket now, so nothing lands in JavaScript while the context is made.
       const unread = detach(connection, raw)

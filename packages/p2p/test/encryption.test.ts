@@ -12,6 +12,7 @@ import { tcp } from '@libp2p/tcp'
 import { tls } from '@libp2p/tls'
 import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
+import { waitUntil } from '@dopt/lab'
 import { doptNoise } from '../src/encryption.js'
 import { doptTls, TLS_PROTOCOL } from '../src/tls.js'
 import { createCertificate } from '../src/certificate.js'
@@ -30,15 +31,6 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map(async n => { await n.stop() }))
   for (const s of servers.splice(0)) s.close()
 })
-
-/** Resolves once `condition()` holds; fails the test if it does not within `ms`. */
-async function until (condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
 
 /**
  * A TCP proxy to `port` on 127.0.0.1 that flips one bit of the byte at offset `at` of what the dialer sends (after
@@ -151,12 +143,12 @@ async function expectCorruptionRefused (a: Libp2p, b: Libp2p): Promise<void> {
   } catch {
     // the connection may be gone before everything is queued
   }
-  await until(() => b.getConnections(a.peerId).length === 0, 1000, 'the listener dropped the connection')
-  await until(() => sunk.length === 1, 1000, 'the listener\'s stream ended')
+  await waitUntil('the listener dropped the connection', () => b.getConnections(a.peerId).length === 0, { timeoutMs: 1000 })
+  await waitUntil('the listener\'s stream ended', () => sunk.length === 1, { timeoutMs: 1000 })
   const got = sunk[0] as Buffer
   expect(got.byteLength).toBeLessThan(data.byteLength)
   expect(digest(got)).toBe(digest(data.subarray(0, got.byteLength)))
-  await until(() => a.getConnections(b.peerId).length === 0, 1000, 'the dialer dropped the connection')
+  await waitUntil('the dialer dropped the connection', () => a.getConnections(b.peerId).length === 0, { timeoutMs: 1000 })
 }
 
 describe('doptNoise', () => {
@@ -215,9 +207,9 @@ describe('doptTls (node:tls on the native socket)', () => {
     await conn.close()
     expect(conn.status).toBe('closed')
     expect(closes).toEqual([undefined])
-    await until(() => sunk.length === 1, 2000, 'the listener\'s stream ended')
+    await waitUntil('the listener\'s stream ended', () => sunk.length === 1, { timeoutMs: 2000 })
     expect(digest(sunk[0] as Buffer)).toBe(digest(data))
-    await until(() => b.getConnections(a.peerId).length === 0, 2000, 'the listener saw the close')
+    await waitUntil('the listener saw the close', () => b.getConnections(a.peerId).length === 0, { timeoutMs: 2000 })
   })
 
   it('falls back to noise with a peer that has no TLS', async () => {
