@@ -21,6 +21,9 @@ describe('peers first', () => {
     for (let i = 0; i < others.length; i++) expect(await digestOf(s.path(`n${i}.bin`))).toBe(digest(data))
     const fromPeers = jobs.reduce((n, j) => n + j.getProgress().bytesFromPeers, 0)
     expect(fromPeers).toBeGreaterThanOrEqual(3 * data.byteLength)
+    // What the nodes count as sent covers what they counted as received from peers.
+    const uploaded = [seed, ...others].reduce((n, node) => n + node.getStats().bytesUploaded, 0)
+    expect(uploaded).toBeGreaterThanOrEqual(fromPeers)
     expect(jobs.every(j => j.enumFiles()[0]!.isDownloadedFromPeer)).toBe(true)
     // One copy for the seed, plus a spot-check piece per node and whatever no peer could serve in time.
     expect(s.origin.bytesSent).toBeLessThan(2 * data.byteLength)

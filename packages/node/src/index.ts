@@ -1,5 +1,5 @@
-export { createNode } from './node.js'
-export type { DoptNode } from './node.js'
+export { createNode, nodeIdentity } from './node.js'
+export type { DoptNode, NodeStats } from './node.js'
 export { defaultDataDir, DOWNLOAD_MODES } from './config.js'
 export { MAX_DISPLAY_NAME } from '@dopt/engine'
 export type { NodeConfig, DownloadMode } from './config.js'

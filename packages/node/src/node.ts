@@ -10,6 +10,13 @@ import { openLevelStore } from '@dopt/store'
 import { checkMode, defaultDataDir } from './config.js'
 import type { DownloadMode, NodeConfig } from './config.js'
 
+/** What a node has done since it started. */
+export interface NodeStats {
+  /** Piece bytes served to peers, from the seeding cache and from running downloads. */
+  bytesUploaded: number
+  piecesUploaded: number
+}
+
 /** A running dopt node. */
 export interface DoptNode {
   /** BITS' IBackgroundCopyManager: create, get and enumerate jobs. */
@@ -22,6 +29,8 @@ export interface DoptNode {
   getMultiaddrs(): string[]
   /** Connected peers and how each was found. */
   getPeers(): PeerInfo[]
+  /** What this node has sent to peers since it started (zeros in mode `http`). */
+  getStats(): NodeStats
   /** What the seeding cache holds. */
   getCacheItems(): Promise<CacheRecord[]>
   /** Halts transfers (jobs are kept and resume on the next start) and closes the database. */
@@ -75,6 +84,7 @@ export async function createNode (config: NodeConfig = {}): Promise<DoptNode> {
     peerId: p2p?.peerId ?? null,
     getMultiaddrs: () => p2p?.getMultiaddrs() ?? [],
     getPeers: () => p2p?.getPeers() ?? [],
+    getStats: () => ({ bytesUploaded: 0, piecesUploaded: 0, ...p2p?.getStats() }),
     getCacheItems: async () => await (cache?.list() ?? Promise.resolve([])),
     async stop () {
       stopping ??= (async () => {
@@ -86,4 +96,13 @@ export async function createNode (config: NodeConfig = {}): Promise<DoptNode> {
       await stopping
     }
   }
+}
+
+/**
+ * The peer id of the node that `dataDir` belongs to, making its identity key if it has none yet: a harness can give
+ * nodes each other's addresses (`/ip4/…/tcp/PORT/p2p/ID`) before any of them starts.
+ */
+export async function nodeIdentity (dataDir: string): Promise<string> {
+  const { peerIdOfDataDir } = await import('@dopt/p2p')
+  return await peerIdOfDataDir(dataDir)
 }

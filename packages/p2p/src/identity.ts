@@ -1,6 +1,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { LocalFileError, makeDirectory } from '@dopt/interface'
 import type { PrivateKey } from '@libp2p/interface'
 
@@ -38,4 +39,12 @@ export async function loadOrCreateKey (dataDir?: string): Promise<PrivateKey> {
     throw new LocalFileError(`cannot write ${path}`, { cause: err, path, context: 'local-file' })
   }
   return key
+}
+
+/**
+ * The peer id a node with this data folder has (its key is made now if it has none yet), so that a harness can give
+ * nodes each other's addresses before any of them starts.
+ */
+export async function peerIdOfDataDir (dataDir: string): Promise<string> {
+  return peerIdFromPrivateKey(await loadOrCreateKey(dataDir)).toString()
 }

@@ -6,8 +6,8 @@ export type { P2PComponents } from './p2p.js'
 export { PeerProtocolError } from './errors.js'
 export { pieceProtocol } from './piece-protocol.js'
 export { dhtProtocol, toSwarmKey } from './node.js'
-export { PEER_KEY_FILE } from './identity.js'
+export { PEER_KEY_FILE, peerIdOfDataDir } from './identity.js'
 export { MAX_PAYLOAD, MessageType, RefuseReason } from './codec.js'
 export type {
-  PeerSourceKind, PeerInfo, ContentProvider, P2PInit, FetchOptions, FetchPieceOptions, P2PEvents, P2P
+  PeerSourceKind, PeerInfo, ContentProvider, UploadStats, P2PInit, FetchOptions, FetchPieceOptions, P2PEvents, P2P
 } from './types.js'

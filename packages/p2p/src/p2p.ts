@@ -9,7 +9,7 @@ import { PieceServer, pieceProtocol } from './piece-protocol.js'
 import { PeerSession, isRefusal, refusedError } from './session.js'
 import type { DoptLibp2p } from './node.js'
 import type { Refusal } from './session.js'
-import type { ContentProvider, FetchOptions, FetchPieceOptions, P2P, P2PEvents, P2PInit, PeerInfo } from './types.js'
+import type { ContentProvider, FetchOptions, FetchPieceOptions, P2P, P2PEvents, P2PInit, PeerInfo, UploadStats } from './types.js'
 import type { AbortOptions } from '@dopt/interface'
 import type { PeerId } from '@libp2p/interface'
 
@@ -85,6 +85,10 @@ class DoptP2P implements P2P {
 
   getMultiaddrs (): string[] {
     return this.#node.getMultiaddrs().map(String)
+  }
+
+  getStats (): UploadStats {
+    return { bytesUploaded: this.#server.bytesUploaded, piecesUploaded: this.#server.piecesUploaded }
   }
 
   getPeers (): PeerInfo[] {

@@ -32,6 +32,9 @@ export class PieceServer {
   readonly #rate: RateLimiter
   readonly #maxRequests: number
   readonly #streams = new Set<Stream>()
+  /** Piece bytes handed to streams so far, and how many pieces. */
+  bytesUploaded = 0
+  piecesUploaded = 0
 
   constructor (content: ContentProvider, init: PieceServerInit) {
     this.#content = content
@@ -116,7 +119,10 @@ export class PieceServer {
       if (bytes.byteLength > MAX_PAYLOAD[answerType]) return await refuse(RefuseReason.TOO_LARGE, 'answer over the size limit')
       if (answerType === MessageType.PIECE) await this.#rate.take(bytes.byteLength, signal)
       // Header and payload go out in two synchronous sends, so frames from concurrent answers never interleave.
-      await this.#write(stream, [encodeHeader(answerType, id, bytes.byteLength), bytes])
+      if (await this.#write(stream, [encodeHeader(answerType, id, bytes.byteLength), bytes]) && answerType === MessageType.PIECE) {
+        this.bytesUploaded += bytes.byteLength
+        this.piecesUploaded++
+      }
     } catch (err) {
       if (signal.aborted) return
       await refuse(RefuseReason.INTERNAL, 'content provider failed')
@@ -126,17 +132,18 @@ export class PieceServer {
     }
   }
 
-  /** Sends the parts of one frame back to back, after waiting for the stream to drain (backpressure). */
-  async #write (stream: Stream, parts: Uint8Array[]): Promise<void> {
+  /** Sends the parts of one frame back to back, after waiting for the stream to drain (backpressure); false if it could not. */
+  async #write (stream: Stream, parts: Uint8Array[]): Promise<boolean> {
     while (stream.writableNeedsDrain) {
       try {
         await waitForDrain(stream)
       } catch {
-        return // the stream closed: nobody to answer
+        return false // the stream closed: nobody to answer
       }
     }
-    if (stream.writeStatus !== 'writable') return
+    if (stream.writeStatus !== 'writable') return false
     for (const part of parts) stream.send(part)
+    return true
   }
 }
 

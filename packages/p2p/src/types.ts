@@ -64,8 +64,17 @@ export interface P2PEvents {
   'peer:disconnect': { peerId: string }
 }
 
+/** What a node has sent to peers since it started. */
+export interface UploadStats {
+  /** Piece bytes sent to peers. */
+  bytesUploaded: number
+  piecesUploaded: number
+}
+
 /** A libp2p node with dopt's piece protocol. */
 export interface P2P {
+  /** Bytes and pieces served to peers since the node started. */
+  getStats(): UploadStats
   readonly peerId: string
   /** Addresses others can dial, with /p2p/<peerId>. */
   getMultiaddrs(): string[]
