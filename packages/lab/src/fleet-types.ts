@@ -1,0 +1,138 @@
+/**
+ * The fleet lab's data: a scenario (what to run, also stored as JSON so a run can be repeated exactly) and the report
+ * of a run (report.json). Shared by the runner, the baselines and the charts.
+ */
+
+/** When the nodes of a scenario start, relative to the release instant. */
+export type Arrival =
+  /** All nodes start at the release instant. */
+  | { kind: 'together' }
+  /** Node k starts at k × `every` seconds. */
+  | { kind: 'staggered', every: number }
+  /** Poisson arrivals: exponential gaps of mean `mean` seconds, drawn from `seed`. */
+  | { kind: 'poisson', mean: number, seed?: number }
+  /** Node 0 holds the file before the release (downloaded first, then seeding); the others start together. */
+  | { kind: 'seed-first' }
+
+/** Something that happens to one node during a run. */
+export interface ChurnEvent {
+  /** Index of the node (0-based). */
+  node: number
+  /** Seconds after the release. */
+  at: number
+  /** `leave`: SIGTERM, the node does not come back; `kill-restart`: SIGKILL, restarted after `restartAfter` s. */
+  action: 'leave' | 'kill-restart'
+  /** @default 1 */
+  restartAfter?: number
+}
+
+/** How content is checked end to end, as the application would ask. */
+export type CheckKind =
+  /** A plain URL with the whole file's SHA-256 (`--sha256`). */
+  | 'sha256'
+  /** A publisher's manifest pinned by CID (`--manifest`), fetched from the origin's sidecar or from peers. */
+  | 'manifest'
+  /** A plain URL, no end-to-end check. */
+  | 'none'
+
+/** A baseline system run beside dopt on the same scenario. */
+export type BaselineKind = 'aria2' | 'aria2-random'
+
+export interface Scenario {
+  /** Short name, used in file names. */
+  name: string
+  description?: string
+  /** Number of nodes, N. */
+  nodes: number
+  /** Payload size in bytes. */
+  fileSize: number
+  /** Piece size in bytes (dopt's and the torrent's). @default 1 MiB */
+  pieceSize?: number
+  /** The origin's total egress in bytes/s over all its responses together; 0 for none. */
+  originRate: number
+  /** Each node's upload limit in bytes/s; 0 for none. */
+  uploadRate: number
+  /** Each node's download limit in bytes/s; 0 for none. @default 0 */
+  downloadRate?: number
+  arrival: Arrival
+  churn?: ChurnEvent[]
+  check: CheckKind
+  /** dopt's download mode. @default 'lan' */
+  mode?: 'lan' | 'group'
+  /** Baselines to run in the same invocation. @default [] */
+  baselines?: BaselineKind[]
+  /** Seed of the payload's bytes. @default 1 */
+  seed?: number
+  /** Seconds after which a run is stopped and its unfinished nodes reported as such. @default 300 */
+  timeout?: number
+}
+
+/** One node (a dopt node or a baseline client) in one run. */
+export interface NodeResult {
+  index: number
+  /** Seconds after the release at which it started its download. */
+  start: number
+  /** Seconds after the release at which its file was complete and checked; null if it never was. */
+  done: number | null
+  /** Body bytes it received from the origin (as the node reports it, or as the origin counted for its URL). */
+  bytesFromOrigin: number
+  bytesFromPeers: number
+  bytesUploaded: number
+  /** CPU seconds (user + system) of its process(es). */
+  cpuSeconds: number
+  /** Peak resident memory in bytes. */
+  peakRss: number
+  /** Its output file matched the payload's SHA-256. */
+  verified: boolean
+  /** Why it did not finish, if it did not. */
+  error?: string
+}
+
+/** What the origin saw during one run. */
+export interface OriginStats {
+  /** Body bytes sent, all requests. */
+  bytesSent: number
+  requests: number
+  /** Cumulative body bytes sent, sampled: [seconds after the release, bytes]. */
+  egress: Array<[number, number]>
+}
+
+/** One system (dopt or a baseline) on one scenario, once. */
+export interface SystemRun {
+  system: 'dopt' | BaselineKind
+  nodes: NodeResult[]
+  origin: OriginStats
+  /** Seconds from the release to the last node done (null if some node never finished). */
+  lastDone: number | null
+  /** origin.bytesSent / fileSize. */
+  originCopies: number
+}
+
+/** The lower bounds the figures are compared with. */
+export interface Bounds {
+  /** Kumar & Ross: max(F/u_origin, F/d_min, N·F/(u_origin + Σu_i)), seconds; its terms beside it. */
+  lastDone: number
+  terms: { originUpload: number, slowestDownload: number, totalUpload: number }
+  /** The origin sends at least one copy: F bytes. */
+  oneCopyBytes: number
+}
+
+export interface Report {
+  scenario: Scenario
+  machine: { cpus: number, cpuModel: string, memoryBytes: number, os: string, node: string }
+  dopt: { commit: string, dirty: boolean, versions: Record<string, string> }
+  /** ISO time the run started. */
+  startedAt: string
+  bounds: Bounds
+  /** Every run, in the order they ran (with --repeat K: K per system). */
+  runs: SystemRun[]
+  /** Per system, median and spread (min, max) of the headline figures over the repeats. */
+  summary: Array<{
+    system: SystemRun['system']
+    repeats: number
+    lastDone: { median: number | null, min: number | null, max: number | null }
+    lastDoneOverBound: { median: number | null, min: number | null, max: number | null }
+    originCopies: { median: number, min: number, max: number }
+    cpuSecondsPerGiBPerNode: { median: number, min: number, max: number }
+  }>
+}
