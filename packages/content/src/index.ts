@@ -4,3 +4,5 @@ export { SHA256_LENGTH, sha256, sha256Async, toHex, parseSha256Hex, equalBytes }
 export { encodeManifest, decodeManifest, manifestCid, contentKey, parseCid } from './manifest.js'
 export type { Manifest, ManifestSource } from './manifest.js'
 export { CID } from 'multiformats/cid'
+export { manifestOfFile } from './publish.js'
+export type { ManifestOfFileOptions, PublishedManifest } from './publish.js'
