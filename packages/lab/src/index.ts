@@ -4,3 +4,5 @@ export type { Origin, OriginFault, OriginFile, OriginInit, OriginRequestLog } fr
 export { freePort } from './ports.js'
 export { waitUntil } from './wait.js'
 export type { Arrival, BaselineKind, Bounds, CheckKind, ChurnEvent, NodeResult, OriginStats, Report, Scenario, SystemRun } from './fleet-types.js'
+export { renderCharts } from './charts.js'
+export type { Chart, RenderChartsInit } from './charts.js'
