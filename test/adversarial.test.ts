@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createP2P } from '@dopt/p2p'
-import type { ContentProvider, P2P } from '@dopt/p2p'
-import { Bitfield, contentKey, encodeManifest, manifestCid, pieceCount, pieceRange, sha256 } from '@dopt/content'
+import type { ContentProvider, P2P, P2PInit } from '@dopt/p2p'
+import { EntryKind } from '@dopt/interface'
+import { Bitfield, contentKey, decodeManifest, encodeManifest, manifestCid, pieceCount, pieceRange, sha256 } from '@dopt/content'
 import { digest, digestOf } from './helpers/harness.js'
 import { fetchFile, swarm } from './helpers/swarm.js'
 import type { Swarm } from './helpers/swarm.js'
@@ -26,21 +27,25 @@ afterEach(async () => {
 
 /**
  * A real libp2p node that speaks dopt's protocol with a hostile content provider (the one fake here: a real node
- * cannot be made to lie on demand). It offers `manifest` under the content key and its CID, and `piece(i)` bytes.
+ * cannot be made to lie on demand). It offers `manifest` under the content key and its CID, vouches for the
+ * manifest's piece hashes to subscribers (as a seed does), and serves `piece(i)` bytes under either key.
  */
-async function rogue (manifest: Uint8Array, key: string, piece: (index: number) => Uint8Array | null): Promise<P2P> {
+async function rogue (manifest: Uint8Array, key: string, piece: (index: number) => Uint8Array | null, init: Partial<P2PInit> = {}): Promise<P2P> {
   const cid = manifestCid(manifest).toString()
+  const { pieceHashes, pieceSize } = decodeManifest(manifest)
+  const all = new Bitfield(pieceHashes.length)
+  for (let i = 0; i < all.length; i++) all.set(i)
   const provider: ContentProvider = {
     async getManifest (k) { return k === key || k === cid ? manifest : null },
-    async getHave (c) {
-      if (c !== cid) return null
-      const bits = new Bitfield(1 << 12)
-      for (let i = 0; i < bits.length; i++) bits.set(i)
-      return bits.toBytes()
-    },
-    async readPiece (c, index) { return c === cid ? piece(index) : null }
+    async getHave (k) { return k === cid || k === key ? all.toBytes() : null },
+    async readPiece (k, index) { return k === cid || k === key ? piece(index) : null },
+    async subscribe (k) {
+      if (k !== key && k !== cid) return null
+      const entries = k === key ? pieceHashes.map((hash, index) => ({ kind: EntryKind.VOUCH, index, hash })) : []
+      return { pieceSize, pieceCount: pieceHashes.length, complete: true, have: all.toBytes(), entries, close: () => {} }
+    }
   }
-  const p2p = await createP2P({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false }, { content: provider })
+  const p2p = await createP2P({ listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, dht: false, ...init }, { content: provider })
   rogues.push(p2p)
   return p2p
 }
@@ -72,20 +77,25 @@ describe('hostile and failing peers', () => {
       return copy
     })
     const node = await s.node('victim', { peers: bad.getMultiaddrs(), maxPeerStrikes: 2, peerRequestsInFlight: 4 })
-    const job = await fetchFile(node, url, s.path('c.bin'))
+    const job = await fetchFile(node, url, s.path('c.bin'), { sha256: digest(data) })
     expect(await digestOf(s.path('c.bin'))).toBe(digest(data))
-    expect(job.getProgress().bytesFromPeers).toBe(0)
+    // Every byte it sent is counted, and none was used: the file is all the origin's.
+    expect(job.toJSON().files[0]!.isDownloadedFromPeer).toBe(false)
+    expect(job.getProgress().bytesFromPeers).toBe(served * MiB)
     expect(job.getProgress().bytesFromOrigin).toBe(size)
     // Banned after two strikes (its other workers may have had a request in flight each).
     expect(served).toBeGreaterThanOrEqual(2)
     expect(served).toBeLessThanOrEqual(2 + 4)
+    expect(node.getBannedPeers().map(b => b.peerId)).toEqual([bad.peerId])
   })
 
-  it('a forged manifest fails its spot check against the origin and is not used', async () => {
+  it('a forged manifest and no end-to-end check: no peer byte is used, the right file is delivered, and why is said once', async () => {
     const size = 4 * MiB
     const { url, data } = s.serve('m.bin', size)
     const etag = `"${size}-v1"`
-    const forged = new Uint8Array(size).fill(0x42)
+    // The liar's hashes match the bytes it serves: only one forged piece among the honest ones.
+    const forged = data.slice()
+    forged[2 * MiB + 5] = forged[2 * MiB + 5]! ^ 1
     const { bytes, key } = honestManifest(forged, url, etag)
     let served = 0
     const liar = await rogue(bytes, key, index => {
@@ -94,10 +104,44 @@ describe('hostile and failing peers', () => {
       return forged.slice(start, end)
     })
     const node = await s.node('victim', { peers: liar.getMultiaddrs() })
-    const job = await fetchFile(node, url, s.path('m.bin'))
+    const job = await node.jobs.createJob('no check', 'download')
+    await job.addFile(url, s.path('m.bin'))
+    const notices: string[] = []
+    job.addEventListener('notice', evt => { notices.push(evt.detail.code) })
+    await job.resume()
+    expect(await job.waitFor()).toBe('transferred')
+    await job.complete()
     expect(await digestOf(s.path('m.bin'))).toBe(digest(data))
     expect(served).toBe(0)
+    expect(job.getProgress().bytesFromPeers).toBe(0)
     expect(job.getProgress().bytesFromOrigin).toBe(size)
+    expect(notices).toEqual(['ORIGIN_ONLY'])
+  })
+
+  it('a peer vouching for wrong pieces with matching fake hashes: the file is fetched again from the origin, the liar banned, the right file delivered', async () => {
+    const size = 4 * MiB
+    const { url, data } = s.serve('v.bin', size)
+    const etag = `"${size}-v1"`
+    const forged = data.slice()
+    forged[MiB + 17] = forged[MiB + 17]! ^ 0x80
+    const { bytes, key } = honestManifest(forged, url, etag)
+    const liar = await rogue(bytes, key, index => {
+      const { start, end } = pieceRange(index, size, MiB)
+      return forged.slice(start, end)
+    })
+    const node = await s.node('victim', { peers: liar.getMultiaddrs() })
+    const job = await fetchFile(node, url, s.path('v.bin'), { sha256: digest(data) })
+    expect(await digestOf(s.path('v.bin'))).toBe(digest(data))
+    const p = job.getProgress()
+    // Everything came from the liar first; what came from it was fetched again from the origin.
+    expect(p.bytesFromPeers).toBe(size)
+    expect(p.bytesFromOrigin).toBe(size)
+    expect(job.toJSON().files[0]!.isDownloadedFromPeer).toBe(false)
+    expect(node.getBannedPeers().map(b => b.peerId)).toEqual([liar.peerId])
+    expect(node.getStats()).toMatchObject({ peersBanned: 1, piecesRejected: 1 })
+    // Banned: a second download of the same content takes nothing from it.
+    const again = await fetchFile(node, url, s.path('v2.bin'), { sha256: digest(data) })
+    expect(again.getProgress().bytesFromPeers).toBe(0)
   })
 
   it('a peer that disconnects mid-transfer loses its pieces to the origin', async () => {
@@ -107,7 +151,7 @@ describe('hostile and failing peers', () => {
     await fetchFile(seed, url, s.path('seed.bin'))
     const node = await s.node('leech', { peers: seed.getMultiaddrs() })
     const job = await node.jobs.createJob('leech', 'download')
-    await job.addFile(url, s.path('leech.bin'))
+    await job.addFile(url, s.path('leech.bin'), { sha256: digest(data) })
     await job.resume()
     const deadline = Date.now() + 10_000
     while (job.getProgress().bytesFromPeers < 2 * MiB && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
@@ -118,6 +162,8 @@ describe('hostile and failing peers', () => {
     const p = job.getProgress()
     expect(p.bytesFromPeers).toBeGreaterThanOrEqual(2 * MiB)
     expect(p.bytesFromOrigin).toBeGreaterThan(0)
-    expect(p.bytesFromPeers + p.bytesFromOrigin).toBe(size)
+    // Pieces cut off mid-way by the stop are counted by neither side; every byte that came is.
+    expect(p.bytesFromPeers + p.bytesFromOrigin).toBeGreaterThanOrEqual(size)
+    expect(p.bytesFromOrigin).toBe(s.origin.bytesSent - size) // the seed's own download was the first copy
   })
 })

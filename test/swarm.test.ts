@@ -17,7 +17,7 @@ describe('peers first', () => {
     const sentBySeed = s.origin.bytesSent
     expect(sentBySeed).toBe(data.byteLength)
     const others = await Promise.all([1, 2, 3, 4].map(async i => await s.node(`n${i}`, { peers: seed.getMultiaddrs() })))
-    const jobs = await Promise.all(others.map(async (n, i) => await fetchFile(n, url, s.path(`n${i}.bin`))))
+    const jobs = await Promise.all(others.map(async (n, i) => await fetchFile(n, url, s.path(`n${i}.bin`), { sha256: digest(data) })))
     for (let i = 0; i < others.length; i++) expect(await digestOf(s.path(`n${i}.bin`))).toBe(digest(data))
     const fromPeers = jobs.reduce((n, j) => n + j.getProgress().bytesFromPeers, 0)
     expect(fromPeers).toBeGreaterThanOrEqual(3 * data.byteLength)
@@ -30,35 +30,38 @@ describe('peers first', () => {
   })
 
   it('mode http never touches peers', async () => {
-    const { url } = s.serve('h.bin', 4 * MiB)
+    const { url, data } = s.serve('h.bin', 4 * MiB)
     const seed = await s.node('seed')
     await fetchFile(seed, url, s.path('seed.bin'))
     const plain = await s.node('plain', { mode: 'http', peers: seed.getMultiaddrs() })
     expect(plain.peerId).toBeNull()
-    const job = await fetchFile(plain, url, s.path('plain.bin'))
+    const job = await fetchFile(plain, url, s.path('plain.bin'), { sha256: digest(data) })
     expect(job.getProgress().bytesFromPeers).toBe(0)
     expect(job.getProgress().bytesFromOrigin).toBe(4 * MiB)
   })
 
   it('nodes of different groups never share', async () => {
-    const { url } = s.serve('g.bin', 4 * MiB)
+    const { url, data } = s.serve('g.bin', 4 * MiB)
     const seed = await s.node('seed', { groupId: 'red' })
     await fetchFile(seed, url, s.path('seed.bin'))
     const other = await s.node('other', { groupId: 'blue', peers: seed.getMultiaddrs() })
-    const job = await fetchFile(other, url, s.path('other.bin'))
+    const job = await fetchFile(other, url, s.path('other.bin'), { sha256: digest(data) })
     expect(job.getProgress().bytesFromPeers).toBe(0)
   })
 
-  it('serves nothing before the job is completed, and completed content after', async () => {
-    const { url } = s.serve('u.bin', 4 * MiB)
+  it('serves a download it holds before the job is completed, and from the cache after', async () => {
+    const { url, data } = s.serve('u.bin', 4 * MiB)
     const seed = await s.node('seed')
     const job = await seed.jobs.createJob('not yet', 'download')
     await job.addFile(url, s.path('seed.bin'))
     await job.resume()
     expect(await job.waitFor()).toBe('transferred')
     expect(await seed.getCacheItems()).toEqual([])
+    // Not completed, not in the cache: the pieces it fetched from the origin itself, it serves and vouches for.
     const early = await s.node('early', { peers: seed.getMultiaddrs() })
-    expect((await fetchFile(early, url, s.path('early.bin'))).getProgress().bytesFromPeers).toBe(0)
+    const earlyJob = await fetchFile(early, url, s.path('early.bin'), { sha256: digest(data) })
+    expect(earlyJob.getProgress().bytesFromPeers).toBe(data.byteLength)
+    expect(job.getProgress().bytesUploaded).toBe(data.byteLength)
     await job.complete()
     const items = await seed.getCacheItems()
     expect(items).toHaveLength(1)
@@ -93,15 +96,16 @@ describe('peers first', () => {
 })
 
 describe('discovery', () => {
-  it('finds a LAN peer by mDNS alone, with no address given', async () => {
+  it('finds a LAN peer by mDNS alone (on the loopback interface), with no address given', async () => {
     const { url, data } = s.serve('lan.bin', 4 * MiB)
-    const seed = await s.node('seed')
+    const lo = { mdns: true, mdnsInterface: '127.0.0.1' }
+    const seed = await s.node('seed', lo)
     await fetchFile(seed, url, s.path('seed.bin'))
-    const other = await s.node('other', { discoveryTimeout: 10, originDelay: 10 })
+    const other = await s.node('other', { ...lo, discoveryTimeout: 10, originDelay: 10 })
     const deadline = Date.now() + 10_000
     while (!other.getPeers().some(p => p.peerId === seed.peerId) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
     expect(other.getPeers().find(p => p.peerId === seed.peerId)?.source).toBe('mdns')
-    const job = await fetchFile(other, url, s.path('other.bin'))
+    const job = await fetchFile(other, url, s.path('other.bin'), { sha256: digest(data) })
     expect(job.getProgress().bytesFromPeers).toBe(data.byteLength)
   })
 
@@ -113,7 +117,7 @@ describe('discovery', () => {
     const seed = await s.node('seed', { ...config, peers: hub.getMultiaddrs() })
     await fetchFile(seed, url, s.path('seed.bin'))
     const other = await s.node('other', { ...config, peers: hub.getMultiaddrs(), discoveryTimeout: 10, originDelay: 10 })
-    const job = await fetchFile(other, url, s.path('other.bin'))
+    const job = await fetchFile(other, url, s.path('other.bin'), { sha256: digest(data) })
     expect(job.getProgress().bytesFromPeers).toBe(data.byteLength)
     expect(other.getPeers().find(p => p.peerId === seed.peerId)?.source).toBe('dht')
   })

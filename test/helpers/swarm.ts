@@ -2,13 +2,15 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createNode } from '@dopt/node'
-import type { DoptNode, Job, NodeConfig } from '@dopt/node'
+import type { AddFileOptions, DoptNode, Job, NodeConfig } from '@dopt/node'
 import { randomBytesSeeded, startOrigin } from '@dopt/lab'
 import type { Origin } from '@dopt/lab'
 
 /** Settings that keep swarm tests quick: short discovery and origin delays, small cache threshold. */
 export const SWARM: NodeConfig = {
   mode: 'lan',
+  // Tests send nothing off the machine: mDNS multicasts on every interface, so peers are given (static).
+  mdns: false,
   listen: ['/ip4/127.0.0.1/tcp/0'],
   originDelay: 1,
   discoveryTimeout: 1,
@@ -59,10 +61,13 @@ export async function swarm (): Promise<Swarm> {
   return s
 }
 
-/** Downloads `url` to `path` on `node` and completes the job; resolves with the job. */
-export async function fetchFile (node: DoptNode, url: string, path: string): Promise<Job> {
+/**
+ * Downloads `url` to `path` on `node` and completes the job; resolves with the job. Pass the file's `sha256` (or a
+ * pinned `manifest`) for peers to be used: without an end-to-end check a node takes nothing from peers.
+ */
+export async function fetchFile (node: DoptNode, url: string, path: string, options: AddFileOptions = {}): Promise<Job> {
   const job = await node.jobs.createJob(`get ${path}`, 'download')
-  await job.addFile(url, path)
+  await job.addFile(url, path, options)
   await job.resume()
   const state = await job.waitFor()
   if (state !== 'transferred') throw new Error(`job ended in ${state}: ${JSON.stringify(job.getError())}`)

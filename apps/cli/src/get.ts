@@ -136,12 +136,21 @@ export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = proces
     await job.setNoProgressTimeout(opts.noProgressTimeout)
     const bar = opts.json ? null : new ProgressBar(err)
     job.setNotifyFlags(NotifyFlags.JobTransferred | NotifyFlags.JobError | NotifyFlags.FileTransferred | NotifyFlags.JobModification)
+    const validateCmd = opts.validateCmd
     job.setNotifyInterface({
-      fileTransferred: async (_job: Job, file: JobFile) => {
-        if (opts.validateCmd !== undefined) await file.setValidationState(await validateWith(opts.validateCmd, file.temporaryName))
-      },
+      // Only with --validate-cmd: a registered fileTransferred counts as the application checking the file, which
+      // lets the node take pieces from peers on their word (docs/architecture.md, "Trust").
+      ...(validateCmd !== undefined
+        ? { fileTransferred: async (_job: Job, file: JobFile) => { await file.setValidationState(await validateWith(validateCmd, file.temporaryName)) } }
+        : {}),
       jobTransferred: async (j: Job) => { await j.complete() },
       jobModification: (j: Job) => { bar?.update(j.getProgress()) }
+    })
+    job.addEventListener('notice', e => {
+      if (opts.json) return
+      const line = `dopt: ${e.detail.message}`
+      if (bar != null) bar.note(line)
+      else err.write(line + '\n')
     })
     job.addEventListener('error', e => {
       if (e.detail.transient) bar?.note(`dopt: ${e.detail.error.message}; retrying in ${opts.retryDelay} s`)

@@ -12,7 +12,9 @@ export const NODE_OPTIONS = {
   peer: { type: 'string', multiple: true, default: [] as string[] },
   listen: { type: 'string', multiple: true, default: [] as string[] },
   group: { type: 'string' },
-  config: { type: 'string' }
+  config: { type: 'string' },
+  'no-mdns': { type: 'boolean', default: false },
+  'mdns-interface': { type: 'string' }
 } satisfies ParseArgsConfig['options']
 
 export interface NodeOptionValues {
@@ -22,6 +24,8 @@ export interface NodeOptionValues {
   listen: string[]
   group?: string
   config?: string
+  'no-mdns'?: boolean
+  'mdns-interface'?: string
 }
 
 /** Settings a config file may hold: NodeConfig's names, in JSON. */
@@ -30,7 +34,8 @@ const CONFIG_KEYS = new Set([
   'maxConcurrentUploads', 'maxConcurrentJobs', 'maxConcurrentCallbacks', 'callbackRetryDelay', 'minimumRetryDelay',
   'noProgressTimeout', 'pieceSize', 'originDelay', 'discoveryTimeout', 'peerTimeout', 'maxPeerStrikes', 'peerRequestsInFlight',
   'foregroundDownloadRate', 'backgroundDownloadRate', 'mdns', 'piecesInFlight', 'directWrites', 'modificationInterval', 'flushPieces',
-  'flushInterval', 'maxContentRestarts', 'maxOriginRun', 'directReads'
+  'flushInterval', 'maxContentRestarts', 'maxOriginRun', 'directReads', 'mdnsInterface', 'foregroundOriginDelay',
+  'backgroundOriginDelay', 'trustGroup', 'servingMemory', 'maxUploadsPerPeer'
 ])
 
 /** Reads `--config FILE` (JSON) and lays the command-line options over it. */
@@ -62,12 +67,22 @@ export async function nodeConfig (values: NodeOptionValues, fallbackMode: Downlo
     ...(values['data-dir'] !== undefined ? { dataDir: values['data-dir'] } : {}),
     ...(values.listen.length > 0 ? { listen: values.listen } : {}),
     ...(values.peer.length > 0 ? { peers: values.peer } : {}),
-    ...(values.group !== undefined ? { groupId: values.group } : {})
+    ...(values.group !== undefined ? { groupId: values.group } : {}),
+    ...(values['no-mdns'] === true ? { mdns: false } : {}),
+    ...(values['mdns-interface'] !== undefined ? { mdnsInterface: checkIPv4(values['mdns-interface']) } : {})
   }
 }
 
-const STRING_KEYS = new Set(['dataDir', 'mode', 'groupId'])
-const BOOLEAN_KEYS = new Set(['mdns', 'directWrites', 'directReads'])
+/** An interface's IPv4 address, as `--mdns-interface` takes it. */
+function checkIPv4 (text: string): string {
+  if (!/^(\d{1,3})(\.\d{1,3}){3}$/.test(text) || text.split('.').some(n => Number(n) > 255)) {
+    throw new UsageError(`--mdns-interface must be an interface's IPv4 address (127.0.0.1 keeps discovery on this machine), not "${text}"`)
+  }
+  return text
+}
+
+const STRING_KEYS = new Set(['dataDir', 'mode', 'groupId', 'mdnsInterface'])
+const BOOLEAN_KEYS = new Set(['mdns', 'directWrites', 'directReads', 'trustGroup'])
 const LIST_KEYS = new Set(['listen', 'peers'])
 
 /** Each setting must have its type: numbers >= 0, strings, or lists of strings. */

@@ -27,6 +27,8 @@ Options that start a node (get, daemon):
   --peer MULTIADDR      a peer to connect to (repeatable)
   --listen MULTIADDR    where to listen (repeatable; daemon default /ip4/0.0.0.0/tcp/0, get /ip4/127.0.0.1/tcp/0)
   --group ID            share only with nodes of this group
+  --no-mdns             do not look for LAN peers by mDNS (given peers and the DHT still work)
+  --mdns-interface IP   mDNS on this interface only (127.0.0.1: nothing leaves the machine)
   --config FILE         JSON settings (NodeConfig names); options given here win
 
 Options of get:

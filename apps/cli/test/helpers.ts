@@ -41,11 +41,17 @@ export interface RunOptions {
   cwd?: string
 }
 
+/** The network guard of the test processes (test/setup/loopback-only.mjs), loaded into every child too. */
+const GUARD = fileURLToPath(new URL('../../../test/setup/loopback-only.mjs', import.meta.url))
+/** Commands that start a node: their mDNS is kept on the loopback interface, so tests send nothing off the machine. */
+const NODE_COMMANDS = new Set(['get', 'daemon'])
+
 export function start (args: string[], { timeoutMs = 30_000, env, cwd }: RunOptions = {}): Running {
-  const child = spawn(process.execPath, [BIN, ...args], {
+  const local = NODE_COMMANDS.has(args[0] ?? '') && !args.includes('--mdns-interface') && !args.includes('--no-mdns') ? ['--mdns-interface', '127.0.0.1'] : []
+  const child = spawn(process.execPath, [BIN, ...args.slice(0, 1), ...local, ...args.slice(1)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd,
-    env: { ...process.env, ...env }
+    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${GUARD}`.trim(), ...env }
   })
   let stdout = ''
   let stderr = ''
@@ -64,7 +70,9 @@ export function start (args: string[], { timeoutMs = 30_000, env, cwd }: RunOpti
     // 'close' rather than 'exit': the pipes are drained by then.
     child.once('close', (code, signal) => {
       clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr, timedOut })
+      // The child's network guard refused something that would have left the machine: that is a failure.
+      if (stderr.includes('OFF-MACHINE')) reject(new Error(`dopt ${args.join(' ')} tried to reach beyond 127.0.0.0/8:\n${stderr}`))
+      else resolve({ code, signal, stdout, stderr, timedOut })
     })
   })
   return {

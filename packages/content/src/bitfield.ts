@@ -59,6 +59,17 @@ export class Bitfield {
     }
   }
 
+  /** Indexes of set bits, in order; whole clear bytes are skipped eight bits at a time. */
+  * setBits (): Generator<number> {
+    for (let i = 0; i < this.length; i++) {
+      if ((i & 7) === 0 && this.#bytes[i >> 3] === 0) {
+        i += 7
+        continue
+      }
+      if (this.get(i)) yield i
+    }
+  }
+
   /** The first unset bit at or after `from`, or `length` when there is none. */
   firstMissing (from = 0): number {
     for (const i of this.missing(from)) return i

@@ -155,3 +155,15 @@ describe('Bitfield', () => {
     for (const from of [0, 1, 7, 8, 9, 500, 999]) expect([...r.missing(from)]).toEqual(slow.filter(i => i >= from))
   })
 })
+
+describe('setBits', () => {
+  it('yields the set bits in order, as a bit-by-bit walk does', () => {
+    for (const length of [0, 1, 7, 8, 9, 64, 1000]) {
+      const bits = new Bitfield(length)
+      for (let i = 0; i < length; i++) if ((i * 2654435761) % 7 < 2) bits.set(i)
+      const walk: number[] = []
+      for (let i = 0; i < length; i++) if (bits.get(i)) walk.push(i)
+      expect([...bits.setBits()]).toEqual(walk)
+    }
+  })
+})

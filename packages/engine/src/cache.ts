@@ -3,9 +3,10 @@ import type { BigIntStats } from 'node:fs'
 import { join } from 'node:path'
 import { Bitfield, contentKey, decodeManifest, equalBytes, pieceCount, pieceRange, sha256 } from '@dopt/content'
 import type { Manifest } from '@dopt/content'
-import { makeDirectory } from '@dopt/interface'
+import { EntryKind, makeDirectory } from '@dopt/interface'
+import type { ContentEntry, ContentSubscription } from '@dopt/interface'
 import type { CacheRecord, FileRecord, Store } from '@dopt/store'
-import type { ContentServer, PeerNetwork } from './network.js'
+import type { PeerNetwork } from './network.js'
 import { PieceReader } from './file-reader.js'
 
 export interface CacheInit {
@@ -23,6 +24,12 @@ export interface CacheInit {
 
 export interface CacheComponents {
   store: Store
+}
+
+function allPieces (item: CacheRecord): Bitfield {
+  const all = new Bitfield(pieceCount(item.size, item.pieceSize))
+  for (let i = 0; i < all.length; i++) all.set(i)
+  return all
 }
 
 /** Seconds between two saves of an item's last-use time: serving a piece must not cost a database write. */
@@ -47,7 +54,7 @@ function stampOf (st: BigIntStats): string {
  * within the file system's timestamp granularity of the last check can go unseen; every peer checks every piece
  * anyway.)
  */
-export class SeedCache implements ContentServer {
+export class SeedCache {
   readonly #components: CacheComponents
   readonly dir: string
   readonly maxCacheSize: number
@@ -157,17 +164,29 @@ export class SeedCache implements ContentServer {
     return await this.#components.store.getManifest(item.cid)
   }
 
-  async getHave (manifestCid: string): Promise<Uint8Array | null> {
-    const item = this.#item(manifestCid)
-    if (item == null || item.cid !== manifestCid) return null
-    const all = new Bitfield(pieceCount(item.size, item.pieceSize))
-    for (let i = 0; i < all.length; i++) all.set(i)
-    return all.toBytes()
+  /** Every piece, by manifest CID or (protocol 1.1.0) by content key. */
+  async getHave (key: string): Promise<Uint8Array | null> {
+    const item = this.#item(key)
+    if (item == null) return null
+    return allPieces(item).toBytes()
   }
 
-  async readPiece (manifestCid: string, index: number): Promise<Uint8Array | null> {
-    const item = this.#item(manifestCid)
-    if (item == null || item.cid !== manifestCid) return null
+  /**
+   * A seed's state for a subscriber: complete. One that names the content by its key (it knows only the URL) is
+   * told every piece hash, which this node vouches for (the file passed its checks before it was cached).
+   */
+  async subscribe (key: string, _peerId: string, _onEntries: (entries: ContentEntry[]) => void, _onEnd: () => void): Promise<ContentSubscription | null> {
+    const item = this.#item(key)
+    if (item == null) return null
+    const manifest = await this.#manifest(item.cid)
+    if (manifest == null) return null
+    const entries: ContentEntry[] = key === item.cid ? [] : manifest.pieceHashes.map((hash, index) => ({ kind: EntryKind.VOUCH, index, hash }))
+    return { pieceSize: item.pieceSize, pieceCount: manifest.pieceHashes.length, complete: true, have: allPieces(item).toBytes(), entries, close: () => {} }
+  }
+
+  async readPiece (key: string, index: number): Promise<Uint8Array | null> {
+    const item = this.#item(key)
+    if (item == null) return null
     const manifest = await this.#manifest(item.cid)
     const want = manifest?.pieceHashes[index]
     if (manifest == null || want == null) return null

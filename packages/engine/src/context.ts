@@ -7,7 +7,7 @@ import type { PieceSource } from './piece-source.js'
 import type { EngineSettings } from './settings.js'
 import type { JobImpl } from './job.js'
 import type { SeedCache } from './cache.js'
-import type { PeerNetwork } from './network.js'
+import type { PeerContext } from './transfer.js'
 
 /** What a job uses of the engine around it. */
 export interface EngineContext {
@@ -16,8 +16,8 @@ export interface EngineContext {
   readonly origin: PieceSource
   readonly settings: EngineSettings
   readonly notifier: Notifier
-  /** Peers; absent in download mode `http`. */
-  readonly network?: PeerNetwork
+  /** Peers, and what sharing with them takes; absent in download mode `http`. */
+  readonly peers?: PeerContext
   /** The seeding cache; absent in download mode `http`. */
   readonly cache?: SeedCache
   /** The shared download limit of a priority class. */

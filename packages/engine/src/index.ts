@@ -7,3 +7,8 @@ export type { PieceSource, PieceSinkLike, PieceRun, PieceOrigin } from './piece-
 export { SeedCache } from './cache.js'
 export type { CacheInit, CacheComponents } from './cache.js'
 export type { PeerNetwork, ContentServer } from './network.js'
+export { LiveRegistry } from './live-content.js'
+export { ContentServerImpl } from './content-server.js'
+export type { Ban } from './bans.js'
+export type { PeerContent, SubscribeHandlers } from './network.js'
+export { SIDECAR_SUFFIX, sidecarUrl } from './manifest-resolver.js'

@@ -1,7 +1,7 @@
 import { AbortedError, InvalidArgumentError, JOB_STATES } from '@dopt/interface'
 import type { AbortOptions, JobEvent, JobEventMap, JobState } from '@dopt/interface'
 
-const EVENT_TYPES: Array<keyof JobEventMap> = ['state', 'progress', 'file-transferred', 'transferred', 'error']
+const EVENT_TYPES: Array<keyof JobEventMap> = ['state', 'progress', 'file-transferred', 'transferred', 'error', 'notice']
 
 /** A job's typed events, and the two ways of consuming them besides listeners: `waitFor` and an async iterator. */
 export class JobEvents {

@@ -1,10 +1,18 @@
 import { Bitfield, pieceCount } from '@dopt/content'
 import type { FileProgress, FileInfo, JobFile, ValidationState } from '@dopt/interface'
 import type { FileRecord } from '@dopt/store'
+import type { LiveContent } from './live-content.js'
 
 /** What a file needs from its job: the validation rules live in the job, which owns the state machine. */
 export interface FileOwner {
   validateFile(file: JobFileImpl, valid: boolean): Promise<void>
+}
+
+/** Who stood behind a piece that came from a peer: whoever sent it, and the peers that vouched for its hash. */
+export interface PieceSource {
+  sender: string
+  hash: Uint8Array
+  vouchers: string[]
 }
 
 /** A file of a job, with its pieces: which are verified on disk, and which of those came from peers. */
@@ -18,12 +26,46 @@ export class JobFileImpl implements JobFile {
   streamed = 0
   /** Peers banned for this file's content: bad pieces or a forged manifest. */
   readonly bannedPeers = new Set<string>()
+  /**
+   * For pieces that came from peers in this process: who sent each and who vouched for it, so that a file that
+   * fails its end-to-end check can tell, piece by piece against the origin, who lied. Not saved: after a restart
+   * the pieces are still fetched again and compared, but nobody can be blamed.
+   */
+  readonly peerSources = new Map<number, PieceSource>()
+  /** Hashes of the verified pieces (and of pieces dropped to be fetched again), by index; loaded at the first run. */
+  hashes: Map<number, Uint8Array> | null = null
+  /** This download as a source for peers, while it is one. */
+  live: LiveContent | null = null
+  /** Pieces from peers that the origin contradicted when they were fetched again. */
+  rejectedPieces = 0
   readonly #owner: FileOwner
 
   constructor (record: FileRecord, owner: FileOwner, pieces?: { done: Uint8Array, fromPeer: Uint8Array } | null) {
     this.record = record
     this.#owner = owner
     this.setSize(record.size, pieces ?? undefined)
+    // Records from before bytes were counted: start from what the bitmaps say.
+    if (record.bytesFromOrigin === undefined || record.bytesFromPeers === undefined) {
+      const fromPeers = this.#bytesOf(this.fromPeer)
+      record.bytesFromPeers ??= fromPeers
+      record.bytesFromOrigin ??= (record.size == null ? 0 : this.#bytesOf(this.done)) - fromPeers
+    }
+    record.bytesUploaded ??= 0
+  }
+
+  /** Counts body bytes the origin sent for this file. */
+  addOriginBytes (n: number): void {
+    this.record.bytesFromOrigin = (this.record.bytesFromOrigin ?? 0) + n
+  }
+
+  /** Counts piece bytes received from peers. */
+  addPeerBytes (n: number): void {
+    this.record.bytesFromPeers = (this.record.bytesFromPeers ?? 0) + n
+  }
+
+  /** Counts piece bytes served to peers. */
+  addUploaded (n: number): void {
+    this.record.bytesUploaded = (this.record.bytesUploaded ?? 0) + n
   }
 
   /** (Re)creates the bitmaps for a known size, from saved bytes when given. */
@@ -67,13 +109,13 @@ export class JobFileImpl implements JobFile {
 
   getProgress (): FileProgress {
     const transferred = this.record.size == null ? this.streamed : this.#bytesOf(this.done)
-    const fromPeers = this.#bytesOf(this.fromPeer)
     return {
       bytesTotal: this.record.size ?? -1,
       bytesTransferred: transferred,
       completed: this.record.completed,
-      bytesFromPeers: fromPeers,
-      bytesFromOrigin: transferred - fromPeers
+      bytesFromPeers: this.record.bytesFromPeers ?? 0,
+      bytesFromOrigin: this.record.bytesFromOrigin ?? 0,
+      bytesUploaded: this.record.bytesUploaded ?? 0
     }
   }
 
@@ -89,6 +131,7 @@ export class JobFileImpl implements JobFile {
       completed: p.completed,
       bytesFromPeers: p.bytesFromPeers,
       bytesFromOrigin: p.bytesFromOrigin,
+      bytesUploaded: p.bytesUploaded,
       isDownloadedFromPeer: this.isDownloadedFromPeer,
       validationState: this.validationState,
       manifestCid: this.record.manifestCid

@@ -13,12 +13,27 @@ import type { EngineInit, EngineSettings } from './settings.js'
 import { checkDisplayName, checkNotAborted } from './validate.js'
 import type { SeedCache } from './cache.js'
 import type { PeerNetwork } from './network.js'
+import { Bans } from './bans.js'
+import type { Ban } from './bans.js'
+import type { LiveRegistry } from './live-content.js'
+import { PieceMemory } from './piece-memory.js'
+import type { PeerContext } from './transfer.js'
 
 export interface JobEngineComponents {
   store: Store
   originClient: OriginClient
   /** Peers; leave out for download mode `http`. */
-  network?: PeerNetwork
+  peers?: {
+    network: PeerNetwork
+    /** This node's peer id. */
+    self: string
+    /** Where the network's content server finds running downloads (see ContentServerImpl). */
+    live: LiveRegistry
+    /** The group is private (pre-shared key). */
+    privateGroup: boolean
+    /** Read pieces served from running downloads with O_DIRECT where possible. */
+    directReads: boolean
+  }
   /** The seeding cache; leave out for download mode `http`. */
   cache?: SeedCache
 }
@@ -26,6 +41,10 @@ export interface JobEngineComponents {
 /** The job manager with its queue: jobs start by priority, then age; a higher priority pre-empts a lower one. */
 export interface JobEngine extends JobManager {
   readonly settings: EngineSettings
+  /** Peers this node takes no content from, and why (empty in mode `http`). */
+  bannedPeers(): Ban[]
+  /** Totals since the node started: peers banned, pieces from peers the origin contradicted. */
+  stats(): { peersBanned: number, piecesRejected: number }
   /** Halts every transfer, keeps every job as saved, and stops notifications. */
   stop(): Promise<void>
 }
@@ -39,12 +58,14 @@ class JobEngineImpl implements JobEngine, EngineContext {
   readonly client: OriginClient
   readonly origin: OriginSource
   readonly notifier: Notifier
-  readonly network?: PeerNetwork
+  readonly peers?: PeerContext
   readonly cache?: SeedCache
   readonly #foreground: RateLimiter
   readonly #background: RateLimiter
   readonly #jobs = new Map<string, JobImpl>()
   #seq = 0
+  /** Rejected pieces of jobs that ended. */
+  #rejected = 0
   #stopped = false
   #scheduling = false
 
@@ -56,8 +77,20 @@ class JobEngineImpl implements JobEngine, EngineContext {
     this.notifier = new Notifier(this.settings.maxConcurrentCallbacks)
     this.#foreground = new RateLimiter(this.settings.foregroundDownloadRate)
     this.#background = new RateLimiter(this.settings.backgroundDownloadRate)
-    if (components.network != null) this.network = components.network
+    if (components.peers != null) {
+      this.peers = { ...components.peers, memory: new PieceMemory(this.settings.servingMemory), bans: new Bans() }
+    }
     if (components.cache != null) this.cache = components.cache
+  }
+
+  bannedPeers (): Ban[] {
+    return this.peers?.bans.list() ?? []
+  }
+
+  stats (): { peersBanned: number, piecesRejected: number } {
+    let piecesRejected = this.#rejected
+    for (const job of this.#jobs.values()) for (const f of job.files) piecesRejected += f.rejectedPieces
+    return { peersBanned: this.peers?.bans.total ?? 0, piecesRejected }
   }
 
   async load (): Promise<void> {
@@ -111,6 +144,7 @@ class JobEngineImpl implements JobEngine, EngineContext {
   }
 
   forget (job: JobImpl): void {
+    for (const f of job.files) this.#rejected += f.rejectedPieces
     this.#jobs.delete(job.id)
   }
 

@@ -50,6 +50,11 @@ export class JobNotifications {
     await this.#files
   }
 
+  /** The application checks each file as it arrives: a `fileTransferred` callback it will be called with. */
+  get validates (): boolean {
+    return this.#wants(NotifyFlags.FileTransferred) && typeof this.#callbacks?.fileTransferred === 'function'
+  }
+
   stop (): void {
     if (this.#modTimer != null) clearTimeout(this.#modTimer)
     this.#modTimer = null

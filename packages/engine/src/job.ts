@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { rename, rm, stat } from 'node:fs/promises'
 import {
   AbortedError, DEFAULT_NOTIFY_FLAGS, DoptError, InvalidArgumentError, InvalidStateError, JobEmptyError, LocalFileError,
-  NodeStoppedError, OriginUnavailableError, ValidationFailedError, ValidationPendingError, toErrorInfo
+  ManifestUnavailableError, NodeStoppedError, OriginUnavailableError, ValidationFailedError, ValidationPendingError, toErrorInfo
 } from '@dopt/interface'
 import type {
   AbortOptions, AddFileOptions, ErrorInfo, Job, JobEvent, JobEventMap, JobFile, JobInfo, JobNotifyInterface,
@@ -17,7 +17,7 @@ import { JobEvents } from './job-events.js'
 import { JobNotifications } from './job-notifications.js'
 import { JobFileImpl } from './job-file.js'
 import type { FileOwner } from './job-file.js'
-import { resetFile, transferFile } from './transfer.js'
+import { repairFromOrigin, resetFile, transferFile } from './transfer.js'
 import { NAME_MAX, checkDescription, checkDisplayName, checkLocalPath, checkNotAborted, checkPriority, checkSeconds, checkUrl, truncateUtf8 } from './validate.js'
 import type { EngineContext } from './context.js'
 
@@ -39,6 +39,8 @@ export class JobImpl implements Job, FileOwner {
   #retryTimer: NodeJS.Timeout | null = null
   #saving: Promise<void> = Promise.resolve()
   #completing = false
+  /** Notices already given, by file and code: each is said once. */
+  readonly #noticed = new Set<string>()
 
   constructor (ctx: EngineContext, record: JobRecord) {
     this.#ctx = ctx
@@ -82,13 +84,14 @@ export class JobImpl implements Job, FileOwner {
   }
 
   getProgress (): JobProgress {
-    const p: JobProgress = { bytesTotal: 0, bytesTransferred: 0, filesTotal: this.files.length, filesTransferred: 0, bytesFromPeers: 0, bytesFromOrigin: 0 }
+    const p: JobProgress = { bytesTotal: 0, bytesTransferred: 0, filesTotal: this.files.length, filesTransferred: 0, bytesFromPeers: 0, bytesFromOrigin: 0, bytesUploaded: 0 }
     for (const f of this.files) {
       const fp = f.getProgress()
       p.bytesTotal = p.bytesTotal < 0 || fp.bytesTotal < 0 ? -1 : p.bytesTotal + fp.bytesTotal
       p.bytesTransferred += fp.bytesTransferred
       p.bytesFromPeers += fp.bytesFromPeers
       p.bytesFromOrigin += fp.bytesFromOrigin
+      p.bytesUploaded += fp.bytesUploaded
       if (fp.completed) p.filesTransferred++
     }
     return p
@@ -198,23 +201,22 @@ export class JobImpl implements Job, FileOwner {
     if (valid) {
       file.record.validationState = 'valid'
       await this.#ctx.store.putFile(file.record)
+      // Checked end to end by the application: the download may vouch for every piece now.
+      file.live?.checked()
       return
     }
     await this.#rejectFile(file, new ValidationFailedError(`the application rejected ${file.remoteName}`, { context: 'remote-file', url: file.remoteName, jobId: this.id }))
   }
 
   /**
-   * Invalid content: any byte from peers -> fetch the file again from the origin only; all from the origin ->
-   * the job goes to `error`, and the file's progress is reset so a later resume downloads it again.
+   * Invalid content: any byte from peers -> what came from peers is fetched again from the origin only (compared
+   * piece by piece, so the peers that sent wrong bytes are banned), then the file is offered again; all from the
+   * origin -> the job goes to `error`, and the file's progress is reset so a later resume downloads it again.
    */
   async #rejectFile (file: JobFileImpl, reason: ValidationFailedError, fromRun = false): Promise<void> {
-    const fromPeers = file.isDownloadedFromPeer
     // Whatever we had of this content is suspect: never serve it, and don't trust its manifest again.
     if (file.record.manifestCid != null) await this.#ctx.cache?.remove(file.record.manifestCid)
-    await resetFile({ file, store: this.#ctx.store, onReset: () => {} }, null)
-    if (fromPeers) {
-      file.record.originOnly = true
-      await this.#ctx.store.putFile(file.record)
+    if (await repairFromOrigin({ file, store: this.#ctx.store, onReset: () => { this.#notifications.modified() } })) {
       // A running transfer picks the file up again by itself; an ended one (transferred, or the run that failed on
       // it) goes back to the queue.
       if (fromRun || this.record.state === 'transferred') {
@@ -223,6 +225,7 @@ export class JobImpl implements Job, FileOwner {
       }
       return
     }
+    await resetFile({ file, store: this.#ctx.store, onReset: () => {} }, null)
     if (!fromRun) this.#abortRun()
     await this.#fail(reason)
   }
@@ -248,7 +251,17 @@ export class JobImpl implements Job, FileOwner {
     if (this.record.state === 'suspended') return
     this.#clearRetry()
     await this.#stopRun()
+    await this.#closeLive()
     await this.#setState('suspended')
+  }
+
+  /** Stops serving the job's downloads to peers (they are suspended or ended). */
+  async #closeLive (how: 'cached' | 'gone' = 'gone'): Promise<void> {
+    for (const f of this.files) {
+      const live = f.live
+      f.live = null
+      await live?.close(how)
+    }
   }
 
   async cancel (options: AbortOptions = {}): Promise<void> {
@@ -256,6 +269,7 @@ export class JobImpl implements Job, FileOwner {
     this.#assertNot(FINAL, 'cancel')
     this.#clearRetry()
     await this.#stopRun()
+    await this.#closeLive()
     await Promise.all(this.files.map(async f => { await rm(f.temporaryName, { force: true }) }))
     await this.#end('cancelled')
   }
@@ -285,10 +299,15 @@ export class JobImpl implements Job, FileOwner {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT' && await exists(f.localName)) continue
           throw new LocalFileError(`cannot rename ${f.temporaryName} to ${f.localName}: ${(err as Error).message}`, { cause: err, context: 'local-file', path: f.localName, jobId: this.id })
         }
-        // Delivered and not rejected (complete counts as valid): from now on peers may have it.
+        // Delivered and not rejected (complete counts as valid): from now on peers may have it, from the cache.
         await this.#ctx.cache?.add(f.record).catch(() => null)
+        const live = f.live
+        f.live = null
+        await live?.close(this.#ctx.cache?.has(f.record.manifestCid ?? '') === true ? 'cached' : 'gone')
         renamedInto.add(dirname(f.localName))
       } else {
+        await f.live?.close('gone')
+        f.live = null
         await rm(f.temporaryName, { force: true })
       }
     }
@@ -340,6 +359,7 @@ export class JobImpl implements Job, FileOwner {
     this.#clearRetry()
     this.#notifications.stop()
     await this.#stopRun()
+    await this.#closeLive()
     await this.#saving
   }
 
@@ -366,13 +386,23 @@ export class JobImpl implements Job, FileOwner {
           await this.#setState('transferred')
           return
         }
+        const settings = this.#ctx.settings
         await transferFile({
-          file, store: this.#ctx.store, client: this.#ctx.client, origin: this.#ctx.origin, settings: this.#ctx.settings, signal,
-          network: this.#ctx.network, minPeerFileSize: this.#ctx.cache?.minFileSizeToCache ?? Infinity,
+          file, store: this.#ctx.store, client: this.#ctx.client, origin: this.#ctx.origin, settings, signal,
+          ...(this.#ctx.peers != null ? { peers: this.#ctx.peers } : {}),
+          minPeerFileSize: this.#ctx.cache?.minFileSizeToCache ?? Infinity,
           limiter: this.#ctx.limiterFor(this.record.priority),
+          originDelay: this.record.priority === 'foreground' ? settings.foregroundOriginDelay : settings.backgroundOriginDelay,
+          validates: this.#notifications.validates,
           onConnected: () => { if (this.record.state === 'connecting') void this.#setState('transferring') },
           onPiece: () => { this.record.lastProgressTime = Date.now(); this.#notifications.modified() },
-          onReset: () => { this.#notifications.modified() }
+          onReset: () => { this.#notifications.modified() },
+          onNotice: (code, message) => {
+            const seen = `${file.index}:${code}`
+            if (this.#noticed.has(seen)) return
+            this.#noticed.add(seen)
+            this.#events.emit('notice', { code, message, file })
+          }
         })
         this.#notifications.fileTransferred(file)
       }
@@ -390,7 +420,7 @@ export class JobImpl implements Job, FileOwner {
       else await this.#fail(err)
       return
     }
-    if (err instanceof OriginUnavailableError) {
+    if (err instanceof OriginUnavailableError || err instanceof ManifestUnavailableError) {
       await this.#transient(err)
       return
     }

@@ -1,21 +1,42 @@
-import type { AbortOptions } from '@dopt/interface'
+import type { AbortOptions, ContentEntry, ContentProvider } from '@dopt/interface'
+
+/** A subscription to a peer's live state of some content (piece protocol 1.1.0). */
+export interface PeerContent {
+  pieceSize: number
+  pieceCount: number
+  /** The peer holds every piece. */
+  complete: boolean
+  /** Bitfield of the pieces it serves now. */
+  have: Uint8Array
+  cancel(): void
+}
+
+export interface SubscribeHandlers extends AbortOptions {
+  timeout?: number
+  onUpdate(entries: ContentEntry[]): void
+  onEnd(reason: Error): void
+}
 
 /**
- * What the engine uses of the peer network (`@dopt/p2p` provides it). Kept to these five calls so that the engine
- * does not depend on libp2p, and so the scheduler can be read without it.
+ * What the engine uses of the peer network (`@dopt/node` adapts `@dopt/p2p` to it). Kept to these calls so that the
+ * engine does not depend on libp2p, and so the scheduler can be read without it.
  */
 export interface PeerNetwork {
   findProviders(key: string, options?: AbortOptions & { timeout?: number }): AsyncIterable<string>
   fetchManifest(peerId: string, key: string, options?: AbortOptions & { timeout?: number }): Promise<Uint8Array | null>
-  fetchHave(peerId: string, manifestCid: string, options?: AbortOptions & { timeout?: number }): Promise<Uint8Array | null>
+  fetchHave(peerId: string, key: string, options?: AbortOptions & { timeout?: number }): Promise<Uint8Array | null>
   /** `into`: a buffer to receive the piece into, the request's until it settles (the result is then a view of it). */
-  fetchPiece(peerId: string, manifestCid: string, index: number, options?: AbortOptions & { timeout?: number, into?: Uint8Array }): Promise<Uint8Array>
+  fetchPiece(peerId: string, key: string, index: number, options?: AbortOptions & { timeout?: number, into?: Uint8Array }): Promise<Uint8Array>
   provide(key: string, options?: AbortOptions): Promise<void>
+  /** The peer's live state of `key`: null when it does not hold it, 'unsupported' when it speaks only 1.0.0. */
+  subscribe(peerId: string, key: string, handlers: SubscribeHandlers): Promise<PeerContent | null | 'unsupported'>
+  /** Peers connected now. */
+  connectedPeers(): string[]
+  /** Calls `listener` with each peer that connects; returns what removes it. */
+  onPeer(listener: (peerId: string) => void): () => void
+  /** Calls `listener` with each peer that subscribes to `key` here (it is downloading it too); returns what removes it. */
+  onSubscriber(key: string, listener: (peerId: string) => void): () => void
 }
 
-/** What the network asks of the engine: the seeding cache answers (same shape as `@dopt/p2p`'s ContentProvider). */
-export interface ContentServer {
-  getManifest(key: string): Promise<Uint8Array | null>
-  getHave(manifestCid: string): Promise<Uint8Array | null>
-  readPiece(manifestCid: string, index: number): Promise<Uint8Array | null>
-}
+/** What the network asks of the engine: the seeding cache and running downloads answer (see ContentProvider). */
+export type ContentServer = ContentProvider

@@ -41,10 +41,14 @@ export class OriginSource implements PieceSource {
         const part = chunk.subarray(off, off + n)
         buffer.set(part, fill)
         hash.update(part)
+        options.onPieceBytes?.(piece, fill, part)
         fill += n
         off += n
         if (fill === lengthOf(piece)) {
-          sink.accept(piece++, buffer, fill, 'origin', hash.digest())
+          const digest = hash.digest()
+          sink.accept(piece, buffer, fill, 'origin', digest)
+          options.onPiece?.(piece, digest)
+          piece++
           hash = createHash('sha256')
           buffer = null
           fill = 0
@@ -54,6 +58,8 @@ export class OriginSource implements PieceSource {
     }
 
     const onData = (chunk: Uint8Array): void | Promise<void> => {
+      // Every body byte the origin sent counts, whatever becomes of it (honest accounting).
+      file.addOriginBytes(chunk.byteLength)
       options.onBytes?.(chunk)
       const limiter = options.limiter
       if (limiter != null && limiter.rate > 0) {
@@ -84,7 +90,10 @@ export class OriginSource implements PieceSource {
       })
       if (buffer != null && fill > 0 && size == null) {
         // The body ended mid-piece: for unknown sizes that is the last piece.
-        sink.accept(piece++, buffer, fill, 'origin', hash.digest())
+        const digest = hash.digest()
+        sink.accept(piece, buffer, fill, 'origin', digest)
+        options.onPiece?.(piece, digest)
+        piece++
         buffer = null
       }
     } finally {

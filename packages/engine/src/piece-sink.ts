@@ -18,7 +18,9 @@ export interface PieceSinkInit {
   /** Hashes of verified pieces, filled as pieces land (to build the manifest at the end). */
   hashes: Map<number, Uint8Array>
   /** Called after each piece is written and marked. */
-  onPiece(index: number, length: number, from: PieceOrigin): void
+  onPiece(index: number, length: number, from: PieceOrigin, sha256: Uint8Array): void
+  /** Called with each piece as it is handed over, before it is written (the bytes are the sink's until then). */
+  onAccept?(index: number, bytes: Uint8Array): void
 }
 
 /**
@@ -97,6 +99,7 @@ export class PieceSink implements PieceSinkLike {
   }
 
   accept (index: number, buffer: Buffer, length: number, from: PieceOrigin, sha256?: Uint8Array): void {
+    this.#init.onAccept?.(index, buffer.subarray(0, length))
     const task = this.#store(index, buffer, length, from, sha256)
       .catch(err => {
         this.#error ??= err
@@ -126,7 +129,7 @@ export class PieceSink implements PieceSinkLike {
     file.fromPeer?.set(index, from === 'peer')
     this.#init.hashes.set(index, hash)
     this.#pendingHashes.push([index, hash])
-    this.#init.onPiece(index, length, from)
+    this.#init.onPiece(index, length, from, hash)
     this.#changed()
     if (++this.#unsaved >= this.#init.settings.flushPieces) this.#flushInBackground()
     else this.#flushTimer ??= setTimeout(() => { this.#flushInBackground() }, this.#init.settings.flushInterval)

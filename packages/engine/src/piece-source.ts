@@ -38,6 +38,10 @@ export interface PieceSource {
 export interface FetchRunOptions extends AbortOptions {
   /** Sees every byte, in order, as it arrives. */
   onBytes?(chunk: Uint8Array): void
+  /** Sees each piece's bytes as they arrive (`offset` within the piece): to serve a piece while it arrives. */
+  onPieceBytes?(index: number, offset: number, chunk: Uint8Array): void
+  /** Told each piece handed to the sink whole, with its SHA-256. */
+  onPiece?(index: number, sha256: Uint8Array): void
   /** Download limit to respect (see RateLimiter). */
   limiter?: RateLimiter
 }

@@ -30,20 +30,39 @@ export interface EngineInit {
   flushInterval?: number
   /** Times a file restarts in a row because the origin's copy changed, before the job ends in `error` (CONTENT_CHANGED). @default 3 */
   maxContentRestarts?: number
-  /** Piece requests in flight per peer: enough to hide a round trip and the seeder's disk read. @default 8 */
+  /**
+   * Piece requests in flight per peer: enough to hide a round trip and the seeder's disk read, few enough that a
+   * busy peer does not sit on pieces others could send (a peer serves 4 at once to one asker). @default 4
+   */
   peerRequestsInFlight?: number
   /**
-   * Seconds to look for peers before the origin takes pieces that no peer holds [DODelayForegroundDownloadFromHttp].
-   * The origin starts sooner when discovery ends with no peers. @default 2
+   * Seconds a foreground job's download waits for peers before it takes from the origin pieces no peer holds or is
+   * fetching [DODelayForegroundDownloadFromHttp]. A download with no peer of its content in sight does not wait.
+   * @default 0
    */
+  foregroundOriginDelay?: number
+  /** The same for every other priority [DODelayBackgroundDownloadFromHttp]. @default 0 */
+  backgroundOriginDelay?: number
+  /** Sets both origin delays (the name before there were two); the specific settings win. */
   originDelay?: number
+  /**
+   * Take piece hashes on a peer's word for files with no end-to-end check (no SHA-256, no pinned manifest, no
+   * `fileTransferred` validation): trust every member of the group as you trust yourself. Off, such files come from
+   * the origin only (their pieces are still served to peers that can check them). @default false
+   */
+  trustGroup?: boolean
+  /** Bytes of recently received pieces kept in memory to serve to peers without reading the disk. @default 64 MiB */
+  servingMemory?: number
   /** Seconds a peer search runs. @default 2 */
   discoveryTimeout?: number
   /** Seconds before a piece request to a peer fails and the peer is dropped. @default 15 */
   peerTimeout?: number
   /** Bad pieces from a peer before it is banned for that content. @default 3 */
   maxPeerStrikes?: number
-  /** Most pieces in one ranged origin request while peers share the work. @default 16 */
+  /**
+   * Most pieces in one ranged origin request. Runs are also sized to what the origin gives: about two seconds'
+   * worth, so a slow origin's pieces are not held back from the swarm for long. @default 256
+   */
   maxOriginRun?: number
   /** Download limit for foreground jobs, bytes per second, origin and peers together; 0 for none. @default 0 */
   foregroundDownloadRate?: number
@@ -59,7 +78,7 @@ export const MAX_TIMER_SECONDS = Math.floor(0x7fffffff / 1000)
 export const MAX_JOB_SECONDS = 0xffffffff
 
 type Rule = [kind: 'integer' | 'number', min: number, max: number, unit: string]
-const RULES: Record<Exclude<keyof EngineInit, 'directWrites'>, Rule> = {
+const RULES: Record<Exclude<keyof EngineInit, 'directWrites' | 'trustGroup'>, Rule> = {
   maxConcurrentJobs: ['integer', 1, 1024, ''],
   maxConcurrentCallbacks: ['integer', 1, 1024, ''],
   callbackRetryDelay: ['number', 0, MAX_TIMER_SECONDS, ' seconds'],
@@ -74,6 +93,9 @@ const RULES: Record<Exclude<keyof EngineInit, 'directWrites'>, Rule> = {
   maxContentRestarts: ['integer', 0, 1_000_000, ''],
   peerRequestsInFlight: ['integer', 1, 1024, ''],
   originDelay: ['number', 0, MAX_TIMER_SECONDS, ' seconds'],
+  foregroundOriginDelay: ['number', 0, MAX_TIMER_SECONDS, ' seconds'],
+  backgroundOriginDelay: ['number', 0, MAX_TIMER_SECONDS, ' seconds'],
+  servingMemory: ['integer', 0, Number.MAX_SAFE_INTEGER, ' bytes'],
   discoveryTimeout: ['number', 0, MAX_TIMER_SECONDS, ' seconds'],
   peerTimeout: ['number', 0.001, MAX_TIMER_SECONDS, ' seconds'],
   maxPeerStrikes: ['integer', 1, 1_000_000, ''],
@@ -96,8 +118,8 @@ export function engineSettings (init: EngineInit = {}): EngineSettings {
       throw new InvalidArgumentError(`${key} must be ${kind === 'integer' ? 'a whole number' : 'a number'} from ${min} to ${max}${unit}, not ${String(value)}`)
     }
   }
-  if (init.directWrites !== undefined && typeof init.directWrites !== 'boolean') {
-    throw new InvalidArgumentError(`directWrites must be true or false, not ${String(init.directWrites)}`)
+  for (const key of ['directWrites', 'trustGroup'] as const) {
+    if (init[key] !== undefined && typeof init[key] !== 'boolean') throw new InvalidArgumentError(`${key} must be true or false, not ${String(init[key])}`)
   }
   return {
     maxConcurrentJobs: init.maxConcurrentJobs ?? 4,
@@ -112,12 +134,16 @@ export function engineSettings (init: EngineInit = {}): EngineSettings {
     flushPieces: init.flushPieces ?? 32,
     flushInterval: init.flushInterval ?? 500,
     maxContentRestarts: init.maxContentRestarts ?? 3,
-    peerRequestsInFlight: init.peerRequestsInFlight ?? 8,
-    originDelay: init.originDelay ?? 2,
+    peerRequestsInFlight: init.peerRequestsInFlight ?? 4,
+    originDelay: init.originDelay ?? 0,
+    foregroundOriginDelay: init.foregroundOriginDelay ?? init.originDelay ?? 0,
+    backgroundOriginDelay: init.backgroundOriginDelay ?? init.originDelay ?? 0,
+    trustGroup: init.trustGroup ?? false,
+    servingMemory: init.servingMemory ?? 64 * 1024 * 1024,
     discoveryTimeout: init.discoveryTimeout ?? 2,
     peerTimeout: init.peerTimeout ?? 15,
     maxPeerStrikes: init.maxPeerStrikes ?? 3,
-    maxOriginRun: init.maxOriginRun ?? 16,
+    maxOriginRun: init.maxOriginRun ?? 256,
     foregroundDownloadRate: init.foregroundDownloadRate ?? 0,
     backgroundDownloadRate: init.backgroundDownloadRate ?? 0
   }

@@ -1,48 +1,81 @@
 import { setMaxListeners } from 'node:events'
-import { Bitfield, equalBytes, pieceRange, sha256 } from '@dopt/content'
-import type { Manifest } from '@dopt/content'
-import { AbortedError } from '@dopt/interface'
+import { Bitfield, decodeManifest, equalBytes, manifestCid, pieceRange, sha256 } from '@dopt/content'
+import { AbortedError, EntryKind } from '@dopt/interface'
+import type { ContentEntry } from '@dopt/interface'
+import type { Bans } from './bans.js'
 import type { JobFileImpl } from './job-file.js'
+import type { LiveContent } from './live-content.js'
 import type { PeerNetwork } from './network.js'
 import type { PieceSink } from './piece-sink.js'
 import type { PieceRun, PieceSource } from './piece-source.js'
 import type { EngineSettings } from './settings.js'
 import type { RateLimiter } from './rate-limiter.js'
 import { allocatePieceBuffers } from './file-writer.js'
+import { pickFromPeer, pickOriginRun } from './piece-picker.js'
+import type { PickState } from './piece-picker.js'
+import { SwarmView } from './swarm-view.js'
+import type { PeerState } from './swarm-view.js'
+
+/** How a download checks what peers send it. */
+export type SwarmTrust =
+  /** A trusted (pinned) manifest: every piece must match its hash. */
+  | { kind: 'manifest', hashes: Uint8Array[] }
+  /**
+   * No trusted manifest: a peer's piece must match a hash some peer vouched for (it fetched the piece from the
+   * origin itself), and the file has an end-to-end check that catches a liar; or, without one (`acceptPeers`
+   * false), nothing is taken from peers at all.
+   */
+  | { kind: 'vouched', acceptPeers: boolean }
 
 export interface SwarmInit {
   file: JobFileImpl
-  manifest: Manifest
-  cid: string
+  /** What peers call the content: the manifest CID with a trusted manifest, else the content key. */
+  key: string
+  trust: SwarmTrust
   sink: PieceSink
   network: PeerNetwork
   origin: PieceSource
+  /** This download as a source for peers. */
+  live: LiveContent
+  /** This node's peer id. */
+  self: string
   settings: EngineSettings
+  /** Seconds to wait for peers before taking from the origin pieces no peer holds or fetches. */
+  originDelay: number
   signal: AbortSignal
-  /** Peers already known to hold the content (those that sent the manifest). */
-  peers: string[]
-  /** Peers banned for this content (shared across attempts of the file). */
-  banned: Set<string>
+  bans: Bans
+  /** Peers known to hold the content already. */
+  peers?: string[]
   /** The download limit of the job's priority class. */
   limiter?: RateLimiter
 }
 
-interface Peer {
-  id: string
-  have: Bitfield
-  strikes: number
-  /** Pieces this peer is fetching now. */
-  fetching: Set<number>
-  gone: boolean
-}
+/** Seconds' worth of the origin's measured rate in one ranged GET: long runs hold their later pieces back. */
+const RUN_SECONDS = 2
+/** How often connected peers that do not serve the content yet are asked again, and the DHT searched again (ms). */
+const REJOIN_INTERVAL = 2_000
+const REDISCOVER_INTERVAL = 10_000
+/** While the origin waits for peers (its delay), how often the search is run again (ms). */
+const SEARCH_AGAIN = 500
+/** How long a streamed piece may wait for its sender's vouch (it is sent as the piece completes). */
+const VOUCH_WAIT = 2_000
+/** How long a request must have been under way before the endgame races it (ms). */
+const ENDGAME_LAG = 500
+/** A member that claims nothing for this long is not working through its share: others may take it (ms). */
+const IDLE_OWNER = 1_500
 
 /**
- * Downloads the missing pieces of a file from peers first and the origin for the rest:
- * - each peer gets `peerRequestsInFlight` workers that take the rarest missing piece it holds;
- * - the origin takes runs of pieces that no live peer holds, once discovery ended or `originDelay` passed;
- * - at the end, idle workers duplicate pieces still in flight elsewhere (endgame), first answer wins;
- * - a piece that fails its hash is dropped and counted against its peer, banned after `maxPeerStrikes`;
- * - a peer that fails or times out is dropped and its pieces go back to the others.
+ * Downloads the missing pieces of a file from its live swarm, and from the origin what nobody in it holds or
+ * fetches (docs/architecture.md, "The live swarm"):
+ * - every peer of the content is subscribed to (1.1.0), so what it holds and what it is fetching from the origin
+ *   is known as it changes; peers that connect or subscribe here mid-download join at once;
+ * - per peer, `peerRequestsInFlight` workers take the rarest piece it serves; a piece still arriving at a peer from
+ *   the origin is asked for as it arrives (the peer streams it);
+ * - the origin takes only pieces no live peer holds or fetches, and of those this node's share, in runs sized to
+ *   the rate the origin gives; each run is claimed before it is fetched, so peers ask this node instead;
+ * - at the end idle workers duplicate pieces still in flight elsewhere (endgame), first one written wins;
+ * - a piece that fails its check is a strike against its sender, banned after `maxPeerStrikes`; a peer that fails
+ *   or falls silent is dropped and its pieces go to the others.
  */
 export async function swarmDownload (init: SwarmInit): Promise<void> {
   await new Swarm(init).run()
@@ -51,56 +84,66 @@ export async function swarmDownload (init: SwarmInit): Promise<void> {
 class Swarm {
   readonly #init: SwarmInit
   readonly #done: Bitfield
+  readonly #view: SwarmView
   #cursor = 0
-  readonly #peers = new Map<string, Peer>()
   /** Requests in flight per piece, peers and origin alike. */
   readonly #inFlight = new Map<number, number>()
+  /** When the first request in flight for a piece started (ms): the endgame duplicates only requests that lag. */
+  readonly #since = new Map<number, number>()
   /** Pieces handed to the sink and not yet written: neither missing nor in flight, and not to be fetched again. */
   readonly #accepted = new Set<number>()
-  /**
-   * Receive buffers, reused: a piece arrives into one and is verified; then a free sink buffer is taken (only then,
-   * so that requests waiting on peers never hold the sink's buffers from the origin) and the two trade places: the
-   * sink writes the receive buffer and the swarm keeps the sink's as a receive buffer, so no piece is copied. Both
-   * are page-aligned pieces of the same size (the sink writes them with direct I/O). A fresh 1 MiB buffer per piece
-   * cost more: zero-filled memory and garbage-collector work (benchmarks/peer).
-   */
+  /** Peers being subscribed to, with the updates that arrived before the subscription's answer did. */
+  readonly #joining = new Map<string, ContentEntry[]>()
+  /** When a peer last refused or failed to join (ms). */
+  readonly #refused = new Map<string, number>()
+  /** Receive buffers, reused: a verified piece trades places with a free sink buffer (no copy). */
   readonly #spare: Buffer[] = []
   readonly #controller = new AbortController()
   readonly #signal: AbortSignal
   /** Everyone waiting for a change: workers, the origin loop, the main loop. */
   readonly #waiters = new Set<() => void>()
-  #originStarted = false
+  readonly #background: Array<Promise<unknown>> = []
+  readonly #rotation: number
+  #originOpen = false
   #originError: unknown = null
-  #originBusy = false
+  /** The origin's rate as measured on this file's runs (bytes/s); 0 before the first. */
+  #originRate = 0
+  /** Origin runs started. */
+  #runs = 0
 
   constructor (init: SwarmInit) {
     this.#init = init
     this.#done = init.file.done!
+    this.#view = new SwarmView(this.#done.length, init.self)
     this.#signal = AbortSignal.any([init.signal, this.#controller.signal])
     // Every request in flight listens to this signal: many peers × requests is expected, not a leak.
     setMaxListeners(Infinity, this.#signal)
+    this.#rotation = rotationOf(init.key)
   }
 
   async run (): Promise<void> {
-    const { settings } = this.#init
-    const background = [this.#discover(), this.#originLoop()]
-    const originTimer = setTimeout(() => { this.#originStarted = true; this.#poke() }, settings.originDelay * 1000)
-    // A piece written (the last one, above all) or failed is a change: without this the loop saw it only at its
-    // next 250 ms turn, which every peer download paid once at its end.
-    const unsubscribe = this.#init.sink.onChange(() => { this.#poke() })
+    const { network, sink } = this.#init
+    const cleanups = [
+      network.onPeer(id => { void this.#join(id) }),
+      network.onSubscriber(this.#init.key, id => { void this.#join(id) }),
+      sink.onChange(() => { this.#poke() })
+    ]
+    this.#background.push(this.#discover(), this.#originLoop())
+    const rejoin = setInterval(() => { this.#rejoin() }, REJOIN_INTERVAL)
     try {
       // Bounded: each turn waits at most 250 ms, and ends on completion, abort, or an error nobody can route around.
       while (!this.#done.full) {
         this.#init.signal.throwIfAborted()
-        if (this.#init.sink.error != null) throw this.#init.sink.error
-        if (this.#originError != null && !this.#anyPeerCanHelp()) throw this.#originError
+        if (sink.error != null) throw sink.error
+        if (this.#originError != null && !this.#peersCanFinish()) throw this.#originError
         await this.#waitForChange()
       }
     } finally {
-      unsubscribe()
-      clearTimeout(originTimer)
+      clearInterval(rejoin)
+      for (const cleanup of cleanups) cleanup()
+      for (const peer of this.#view.live()) this.#view.remove(peer.id)
       this.#controller.abort(new AbortedError('swarm finished'))
-      await Promise.allSettled(background)
+      await Promise.allSettled(this.#background)
     }
   }
 
@@ -111,60 +154,181 @@ class Swarm {
     for (const wake of waiters) wake()
   }
 
-  async #waitForChange (): Promise<void> {
+  async #waitForChange (ms = 250): Promise<void> {
     await new Promise<void>(resolve => {
       const wake = (): void => { clearTimeout(t); this.#waiters.delete(wake); resolve() }
-      const t = setTimeout(wake, 250)
+      const t = setTimeout(wake, ms)
       this.#waiters.add(wake)
     })
   }
 
+  #running (): boolean {
+    return !this.#signal.aborted && !this.#done.full
+  }
+
   // ---- peers ------------------------------------------------------------------------------------------------
 
+  /**
+   * Joins the peers in sight - connected ones, those known to hold the content, providers the network finds (the
+   * DHT) - then opens the origin: at once when some peer of the content joined (the origin then takes only what no
+   * peer holds or fetches) or when no peer is connected at all (nobody to wait for); else it searches again for up
+   * to the origin delay [DODelay…DownloadFromHttp]. Searches again now and then while the download runs.
+   */
   async #discover (): Promise<void> {
-    const { network, cid, settings } = this.#init
-    const adding: Array<Promise<void>> = this.#init.peers.map(async id => { await this.#addPeer(id) })
-    try {
-      for await (const id of network.findProviders(cid, { signal: this.#signal, timeout: settings.discoveryTimeout * 1000 })) {
-        adding.push(this.#addPeer(id))
-      }
-    } catch {
-      // Discovery is best effort: the origin covers what peers can't.
-    }
-    await Promise.allSettled(adding)
-    if (this.#livePeers().length === 0) this.#originStarted = true
-    this.#poke()
-  }
-
-  async #addPeer (id: string): Promise<void> {
-    const { network, cid, settings, banned } = this.#init
-    if (this.#peers.has(id) || banned.has(id)) return
-    let bytes: Uint8Array | null = null
-    // A peer that fails to answer is asked again (bounded): one lost request must not send the file to the origin.
-    for (let attempt = 0; ; attempt++) {
+    const { network, settings, key } = this.#init
+    const joins: Array<Promise<void>> = [...new Set([...(this.#init.peers ?? []), ...network.connectedPeers()])].map(async id => { await this.#join(id) })
+    const search = async (): Promise<void> => {
       try {
-        bytes = await network.fetchHave(id, cid, { signal: this.#signal, timeout: settings.peerTimeout * 1000 })
-        break
+        for await (const id of network.findProviders(key, { signal: this.#signal, timeout: settings.discoveryTimeout * 1000 })) joins.push(this.#join(id))
       } catch {
-        if (this.#signal.aborted || attempt >= 2) return
-        await new Promise(resolve => setTimeout(resolve, 200 * (attempt + 1)))
+        // Discovery is best effort: the origin covers what peers can't.
       }
     }
-    if (bytes == null || this.#peers.has(id)) return
-    const peer: Peer = { id, have: new Bitfield(this.#done.length, bytes), strikes: 0, fetching: new Set(), gone: false }
-    this.#peers.set(id, peer)
-    for (let i = 0; i < settings.peerRequestsInFlight; i++) void this.#peerWorker(peer)
+    // The first answers say whether anyone else has the content: the origin waits for them (at most the discovery
+    // timeout), so that a node joining a swarm does not fetch what its peers hold.
+    const round = async (): Promise<void> => {
+      await Promise.race([(async () => { await search(); await Promise.allSettled(joins) })(), this.#sleep(settings.discoveryTimeout * 1000)])
+    }
+    await round()
+    const until = Date.now() + this.#init.originDelay * 1000
+    while (this.#running() && this.#view.live().length === 0 && network.connectedPeers().length > 0 && Date.now() < until) {
+      await this.#sleep(Math.min(SEARCH_AGAIN, until - Date.now()))
+      await round()
+    }
+    this.#originOpen = true
+    this.#poke()
+    while (this.#running()) {
+      await this.#sleep(REDISCOVER_INTERVAL)
+      if (this.#running()) await search()
+    }
+  }
+
+  async #sleep (ms: number): Promise<void> {
+    if (this.#signal.aborted) return
+    await new Promise<void>(resolve => {
+      const t = setTimeout(done, ms)
+      function done (): void { clearTimeout(t); resolve() }
+      this.#signal.addEventListener('abort', done, { once: true })
+    })
+  }
+
+  /** Connected peers that did not serve the content when last asked are asked again. */
+  #rejoin (): void {
+    const now = Date.now()
+    for (const id of this.#init.network.connectedPeers()) {
+      if (this.#view.has(id) || this.#joining.has(id)) continue
+      if (now - (this.#refused.get(id) ?? 0) < REJOIN_INTERVAL) continue
+      void this.#join(id)
+    }
+  }
+
+  async #join (id: string): Promise<void> {
+    const { network, key, settings, bans } = this.#init
+    if (id === this.#init.self || this.#view.has(id) || this.#joining.has(id) || bans.banned(id) || !this.#running()) return
+    this.#joining.set(id, [])
+    try {
+      const content = await network.subscribe(id, key, {
+        signal: this.#signal,
+        timeout: settings.peerTimeout * 1000,
+        onUpdate: entries => { this.#onEntries(id, entries) },
+        onEnd: () => { this.#leave(id) }
+      })
+      if (content === 'unsupported') {
+        await this.#joinOld(id)
+        return
+      }
+      if (content === null || content.pieceCount !== this.#done.length || content.pieceSize !== this.#init.file.record.pieceSize || !this.#running()) {
+        if (content != null) content.cancel()
+        this.#refused.set(id, Date.now())
+        return
+      }
+      const peer = this.#view.add({ id, key, have: new Bitfield(this.#done.length, content.have), member: !content.complete, cancel: content.cancel })
+      this.#apply(peer, this.#joining.get(id) ?? [])
+      this.#startWorkers(peer)
+    } catch {
+      if (!this.#signal.aborted) this.#refused.set(id, Date.now())
+    } finally {
+      this.#joining.delete(id)
+    }
+  }
+
+  /**
+   * A peer that speaks only 1.0.0: it serves complete content by manifest CID. For content without a trusted
+   * manifest, its manifest (for the content key) is its word on every piece's hash.
+   */
+  async #joinOld (id: string): Promise<void> {
+    const { network, key, settings, trust } = this.#init
+    const opts = { signal: this.#signal, timeout: settings.peerTimeout * 1000 }
+    let peerKey = key
+    let hashes: Uint8Array[] | null = null
+    if (trust.kind === 'vouched') {
+      if (!trust.acceptPeers) return
+      const bytes = await network.fetchManifest(id, key, opts)
+      if (bytes == null) { this.#refused.set(id, Date.now()); return }
+      const manifest = decodeManifest(bytes)
+      if (manifest.size !== this.#init.file.record.size || manifest.pieceSize !== this.#init.file.record.pieceSize) { this.#refused.set(id, Date.now()); return }
+      peerKey = manifestCid(bytes).toString()
+      hashes = manifest.pieceHashes
+    }
+    const have = await network.fetchHave(id, peerKey, opts)
+    if (have == null || !this.#running()) { this.#refused.set(id, Date.now()); return }
+    const peer = this.#view.add({ id, key: peerKey, have: new Bitfield(this.#done.length, have), member: false })
+    hashes?.forEach((hash, i) => { this.#view.vouch(id, i, hash) })
+    this.#startWorkers(peer)
     this.#poke()
   }
 
-  #livePeers (): Peer[] {
-    return [...this.#peers.values()].filter(p => !p.gone)
+  #onEntries (id: string, entries: ContentEntry[]): void {
+    const waiting = this.#joining.get(id)
+    if (waiting !== undefined) { waiting.push(...entries); return }
+    const peer = this.#view.get(id)
+    if (peer !== undefined) this.#apply(peer, entries)
   }
 
-  #anyPeerCanHelp (): boolean {
-    const live = this.#livePeers()
-    for (const i of this.#done.missing(this.#firstMissing())) if (live.some(p => p.have.get(i))) return true
-    return false
+  #apply (peer: PeerState, entries: ContentEntry[]): void {
+    const view = this.#view
+    for (const e of entries) {
+      if (e.index >= view.size) continue
+      switch (e.kind) {
+        case EntryKind.VOUCH:
+          if (e.hash !== undefined) view.vouch(peer.id, e.index, e.hash)
+          view.setHave(peer.id, e.index, true)
+          break
+        case EntryKind.HAVE: view.setHave(peer.id, e.index, true); break
+        case EntryKind.INTENT: view.setClaim(peer.id, e.index, true); break
+        case EntryKind.UNINTENT: view.setClaim(peer.id, e.index, false); break
+        case EntryKind.LOST: view.setHave(peer.id, e.index, false); break
+      }
+    }
+    this.#poke()
+  }
+
+  #leave (id: string): void {
+    this.#view.remove(id)
+    this.#refused.set(id, Date.now())
+    this.#poke()
+  }
+
+  #strike (peer: PeerState, reason: string): void {
+    if (++peer.strikes < this.#init.settings.maxPeerStrikes) return
+    this.#ban(peer.id, reason)
+  }
+
+  #ban (id: string, reason: string): void {
+    this.#init.bans.ban(id, reason)
+    this.#init.file.bannedPeers.add(id)
+    this.#view.disown(id)
+    this.#view.remove(id)
+    this.#poke()
+  }
+
+  /** True while some missing piece is held or fetched by a live peer (the origin failing is then not the end). */
+  #peersCanFinish (): boolean {
+    for (const i of this.#done.missing(this.#firstMissing())) {
+      if (this.#accepted.has(i)) continue
+      if (this.#view.holders[i] === 0 && this.#view.claimers[i] === 0) return false
+    }
+    return this.#view.live().length > 0
   }
 
   /** The first piece not yet written; pieces before it need no look (it only moves forward). */
@@ -173,131 +337,223 @@ class Swarm {
     return this.#cursor
   }
 
-  /**
-   * The rarest missing piece this peer holds that nobody fetches; in the endgame, one fetched elsewhere. Picks run
-   * once per piece request, so they must not cost a walk over every piece: the walk starts at the first missing
-   * piece and stops at a piece only this peer holds (none is rarer) or, when every live peer holds the whole file
-   * (seeds serve complete content only, so this is the usual case), at the first piece free to fetch.
-   */
-  #pick (peer: Peer): number | null {
-    let best: number | null = null
-    let bestRarity = Infinity
-    let endgame: number | null = null
-    const live = this.#livePeers()
-    const uniform = live.every(p => p.have.full)
-    for (const i of this.#done.missing(this.#firstMissing())) {
-      if (!peer.have.get(i) || peer.fetching.has(i) || this.#accepted.has(i)) continue
-      const busy = this.#inFlight.get(i) ?? 0
-      if (busy > 0) {
-        if (busy < 2) endgame ??= i
-        continue
-      }
-      if (uniform) return i
-      let rarity = 0
-      for (const p of live) if (p.have.get(i)) rarity++
-      if (rarity <= 1) return i
-      if (rarity < bestRarity) { best = i; bestRarity = rarity }
+  #pickState (): PickState {
+    const { trust } = this.#init
+    return {
+      view: this.#view,
+      done: this.#done,
+      cursor: this.#firstMissing(),
+      // In the endgame, a piece counts as free to race only once its request lags.
+      busy: i => this.#inFlight.get(i) ?? 0,
+      lagging: i => this.#lagging(i),
+      accepted: i => this.#accepted.has(i),
+      acceptable: trust.kind === 'manifest'
+        ? () => true
+        : trust.acceptPeers ? (i, fromClaimer) => fromClaimer || this.#view.vouched(i) : () => false,
+      random: Math.random
     }
-    return best ?? endgame
   }
 
-  async #peerWorker (peer: Peer): Promise<void> {
-    const { network, cid, sink, manifest, settings, banned } = this.#init
-    while (!this.#signal.aborted && !peer.gone && !this.#done.full) {
-      const index = this.#pick(peer)
+  #startWorkers (peer: PeerState): void {
+    const { trust, settings } = this.#init
+    if (trust.kind === 'vouched' && !trust.acceptPeers) return
+    for (let i = 0; i < settings.peerRequestsInFlight; i++) this.#background.push(this.#peerWorker(peer))
+    this.#poke()
+  }
+
+  async #peerWorker (peer: PeerState): Promise<void> {
+    const { network, sink, settings, file, live, trust } = this.#init
+    const size = file.record.size ?? 0
+    const pieceSize = file.record.pieceSize
+    while (this.#running() && !peer.gone) {
+      const state = this.#pickState()
+      let index = pickFromPeer(peer, state, false)
+      // Nothing new to ask this peer for: in the endgame, race another request.
+      if (index == null && this.#allMissingInFlight()) index = pickFromPeer(peer, state, true)
       if (index == null) {
         await this.#waitForChange()
         continue
       }
+      const streamed = !peer.have.get(index)
       this.#begin(index)
       peer.fetching.add(index)
+      if (streamed) peer.streaming++
       let receive: Buffer | undefined
       try {
-        const { start: from, end: to } = pieceRange(index, manifest.size, manifest.pieceSize)
-        await this.#init.limiter?.take(to - from, { signal: this.#signal })
-        receive = this.#spare.pop() ?? allocatePieceBuffers(1, manifest.pieceSize)[0]!
-        const bytes = await network.fetchPiece(peer.id, cid, index, { signal: this.#signal, timeout: settings.peerTimeout * 1000, into: receive })
+        const { start, end } = pieceRange(index, size, pieceSize)
+        await this.#init.limiter?.take(end - start, { signal: this.#signal })
+        receive = this.#spare.pop() ?? allocatePieceBuffers(1, pieceSize)[0]!
+        const bytes = await network.fetchPiece(peer.id, peer.key, index, { signal: this.#signal, timeout: settings.peerTimeout * 1000, into: receive })
+        file.addPeerBytes(bytes.byteLength)
         if (this.#done.get(index) || this.#accepted.has(index)) continue // the endgame's other request won
-        const { start, end } = pieceRange(index, manifest.size, manifest.pieceSize)
         const hash = bytes.byteLength === end - start ? sha256(bytes) : null
-        if (hash == null || !equalBytes(hash, manifest.pieceHashes[index]!)) {
-          if (++peer.strikes >= settings.maxPeerStrikes) {
-            peer.gone = true
-            banned.add(peer.id)
-          }
+        const vouchers = hash == null ? null : await this.#check(index, hash, peer)
+        if (vouchers == null) {
+          this.#strike(peer, `piece ${index} of ${file.remoteName} failed its check`)
           continue
         }
         if (this.#done.get(index) || this.#accepted.has(index)) continue
         const buffer = await sink.allocate({ signal: this.#signal })
         if (this.#accepted.has(index)) { sink.release(buffer); continue }
         this.#accepted.add(index)
+        // Before the sink takes the bytes: the live content copies them for peers that will ask soon.
+        live.fromPeer(index, bytes, trust.kind === 'manifest' || vouchers.length > 0)
+        if (trust.kind === 'vouched') file.peerSources.set(index, { sender: peer.id, hash: hash!, vouchers })
         if (bytes.buffer === receive.buffer && bytes.byteOffset === receive.byteOffset && buffer.byteLength === receive.byteLength) {
-          sink.accept(index, receive, bytes.byteLength, 'peer', hash) // the trade: see #spare
+          sink.accept(index, receive, bytes.byteLength, 'peer', hash!) // the trade: see #spare
           receive = buffer
         } else {
           buffer.set(bytes) // the network did not use the receive buffer
-          sink.accept(index, buffer, bytes.byteLength, 'peer', hash)
+          sink.accept(index, buffer, bytes.byteLength, 'peer', hash!)
         }
       } catch (err) {
         if (this.#signal.aborted) return
-        if ((err as { code?: string }).code === 'PEER_REFUSED') peer.have.set(index, false)
-        else peer.gone = true // vanished, timed out, or broke the protocol: its pieces go to the others
+        if ((err as { code?: string }).code === 'PEER_REFUSED') {
+          // It does not serve the piece (any more), or gave up fetching it.
+          this.#view.setHave(peer.id, index, false)
+          this.#view.setClaim(peer.id, index, false)
+        } else {
+          this.#leave(peer.id) // vanished, timed out, or broke the protocol: its pieces go to the others
+        }
       } finally {
         if (receive !== undefined) this.#spare.push(receive)
         peer.fetching.delete(index)
+        if (streamed) peer.streaming--
         this.#end(index)
       }
     }
   }
 
+  /**
+   * Whether a piece a peer sent may be used: its hash is the manifest's, or one a peer vouched for (waiting a
+   * moment for the vouch of a piece that was streamed: it is sent as the piece completes). Returns the vouchers
+   * (empty with a manifest), or null to refuse it.
+   */
+  async #check (index: number, hash: Uint8Array, sender: PeerState): Promise<string[] | null> {
+    const { trust } = this.#init
+    if (trust.kind === 'manifest') return equalBytes(hash, trust.hashes[index]!) ? [] : null
+    const deadline = Date.now() + VOUCH_WAIT
+    for (;;) {
+      const vouchers = this.#view.vouchers(index, hash).filter(v => !this.#init.bans.banned(v))
+      if (vouchers.length > 0) return vouchers
+      // The sender vouched for another hash than the bytes it sent: a lie, not a race.
+      if (this.#view.contradicting(index, hash).includes(sender.id) || Date.now() >= deadline || !this.#running()) return null
+      await this.#waitForChange(50)
+    }
+  }
+
+  /**
+   * The endgame: every missing piece is being fetched, and few are left (no more than there are peers), so a worker
+   * with nothing to do may race a request that has been under way for a while. Sooner, duplicates would only take
+   * upload capacity from pieces that peers still need.
+   */
+  #allMissingInFlight (): boolean {
+    let left = 0
+    const limit = Math.max(2, this.#view.live().length)
+    for (const i of this.#done.missing(this.#firstMissing())) {
+      if (this.#accepted.has(i)) continue
+      if (!this.#inFlight.has(i) || ++left > limit) return false
+    }
+    return true
+  }
+
+  /** A piece whose first request has been in flight longer than ENDGAME_LAG (the endgame races only those). */
+  #lagging (index: number): boolean {
+    return Date.now() - (this.#since.get(index) ?? Infinity) > ENDGAME_LAG
+  }
+
   #begin (index: number): void {
-    this.#inFlight.set(index, (this.#inFlight.get(index) ?? 0) + 1)
+    const n = this.#inFlight.get(index) ?? 0
+    if (n === 0) this.#since.set(index, Date.now())
+    this.#inFlight.set(index, n + 1)
   }
 
   #end (index: number): void {
     const n = (this.#inFlight.get(index) ?? 1) - 1
-    if (n > 0) this.#inFlight.set(index, n)
-    else this.#inFlight.delete(index)
+    if (n > 0) {
+      this.#inFlight.set(index, n)
+    } else {
+      this.#inFlight.delete(index)
+      this.#since.delete(index)
+    }
     this.#poke()
   }
 
   // ---- origin -----------------------------------------------------------------------------------------------
 
-  /** The next run of missing pieces that nobody fetches and no live peer holds, coalesced for one ranged GET. */
-  #originRun (): PieceRun | null {
-    const live = this.#livePeers()
-    const free = (i: number): boolean => !this.#done.get(i) && !this.#accepted.has(i) && !this.#inFlight.has(i) && !live.some(p => p.have.get(i))
-    for (const first of this.#done.missing(this.#firstMissing())) {
-      if (!free(first)) continue
-      let count = 1
-      while (count < this.#init.settings.maxOriginRun && first + count < this.#done.length && free(first + count)) count++
-      return { first, count }
-    }
-    return null
+  #maxRun (): number {
+    const { settings, file } = this.#init
+    const alone = this.#view.live().length === 0 && this.#init.network.connectedPeers().length === 0
+    if (this.#originRate === 0) return alone ? Math.min(16, settings.maxOriginRun) : 1
+    return Math.max(1, Math.min(settings.maxOriginRun, Math.floor(this.#originRate * RUN_SECONDS / file.record.pieceSize)))
   }
 
   async #originLoop (): Promise<void> {
-    const { origin, file, sink } = this.#init
-    while (!this.#signal.aborted && !this.#done.full) {
-      const run = this.#originStarted && !this.#originBusy ? this.#originRun() : null
+    const { origin, file, sink, live, trust, self } = this.#init
+    const share = trust.kind === 'manifest' || trust.acceptPeers
+    while (this.#running()) {
+      const run: PieceRun | null = this.#originOpen
+        ? pickOriginRun(this.#pickState(), {
+          self,
+          rotation: this.#rotation,
+          share,
+          maxRun: this.#maxRun(),
+          ownerIdle: id => this.#ownerIdle(id),
+          // The first run, before peers that start at the same moment have said so: every connected peer counts as
+          // one that downloads the content too, so that nodes released together start on different pieces.
+          ...(this.#runs === 0 ? { members: this.#prospectiveMembers() } : {})
+        })
+        : null
       if (run == null) {
         await this.#waitForChange()
         continue
       }
-      for (let i = run.first; i < run.first + run.count; i++) this.#begin(i)
-      this.#originBusy = true
+      this.#runs++
+      const indices = Array.from({ length: run.count }, (_, k) => run.first + k)
+      for (const i of indices) this.#begin(i)
+      live.claim(indices)
+      const started = performance.now()
+      const before = file.record.bytesFromOrigin ?? 0
       try {
-        await origin.fetch(file, run, sink, { signal: this.#signal, limiter: this.#init.limiter })
-        // Every piece of the run is now with the sink, some perhaps still being written.
-        for (let i = run.first; i < run.first + run.count; i++) this.#accepted.add(i)
+        await origin.fetch(file, run, sink, {
+          signal: this.#signal,
+          limiter: this.#init.limiter,
+          onPieceBytes: (i, offset, chunk) => { live.arriving(i, offset, chunk) },
+          onPiece: (i, hash) => { this.#accepted.add(i); live.fromOrigin(i, hash) }
+        })
+        const seconds = (performance.now() - started) / 1000
+        const rate = ((file.record.bytesFromOrigin ?? 0) - before) / Math.max(seconds, 0.001)
+        this.#originRate = this.#originRate === 0 ? rate : 0.5 * this.#originRate + 0.5 * rate
       } catch (err) {
+        live.unclaim(indices.filter(i => !this.#accepted.has(i)))
         if (this.#signal.aborted) return
         this.#originError = err
         return
       } finally {
-        this.#originBusy = false
-        for (let i = run.first; i < run.first + run.count; i++) this.#end(i)
+        for (const i of indices) this.#end(i)
       }
     }
   }
+
+  #prospectiveMembers (): string[] {
+    const ids = new Set(this.#view.members())
+    for (const id of this.#init.network.connectedPeers()) {
+      if (!this.#view.has(id) && !this.#init.bans.banned(id)) ids.add(id)
+    }
+    return [...ids].sort()
+  }
+
+  /** A member that claims nothing, and has claimed nothing for a while, is not working through its share. */
+  #ownerIdle (id: string): boolean {
+    if (id === this.#init.self) return false
+    const peer = this.#view.get(id)
+    return peer === undefined || (peer.claims.size === 0 && Date.now() - peer.claimsChanged > IDLE_OWNER)
+  }
+}
+
+/** Which member's turn the first block is, from the content's key: different files start at different members. */
+function rotationOf (key: string): number {
+  let h = 0
+  for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) >>> 0
+  return h
 }

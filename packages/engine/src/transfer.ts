@@ -1,22 +1,42 @@
 import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { open, statfs } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { FileHandle } from 'node:fs/promises'
-import { Bitfield, decodeManifest, encodeManifest, manifestCid, parseSha256Hex, equalBytes, pieceCount } from '@dopt/content'
-import { ContentChangedError, LocalFileError, OriginProtocolError, OriginUnavailableError, ValidationFailedError } from '@dopt/interface'
+import { Bitfield, contentKey, encodeManifest, equalBytes, manifestCid, parseSha256Hex, pieceCount } from '@dopt/content'
+import {
+  ContentChangedError, LocalFileError, ManifestUnavailableError, OriginProtocolError, OriginUnavailableError, ValidationFailedError
+} from '@dopt/interface'
 import type { OriginClient, RemoteInfo } from '@dopt/origin'
 import type { Store } from '@dopt/store'
+import type { Bans } from './bans.js'
 import { syncFile } from './file-writer.js'
 import { PieceSink } from './piece-sink.js'
 import type { JobFileImpl } from './job-file.js'
+import { LiveContent } from './live-content.js'
+import type { LiveRegistry } from './live-content.js'
 import type { PieceOrigin, PieceRun, PieceSource } from './piece-source.js'
+import type { PieceMemory } from './piece-memory.js'
 import type { EngineSettings } from './settings.js'
-import { fetchPinnedManifest, resolveManifest } from './manifest-resolver.js'
+import { resolvePinnedManifest } from './manifest-resolver.js'
 import type { ResolvedManifest } from './manifest-resolver.js'
 import type { PeerNetwork } from './network.js'
 import { swarmDownload } from './swarm.js'
+import type { SwarmTrust } from './swarm.js'
 import type { RateLimiter } from './rate-limiter.js'
+import { WholeFileHash } from './whole-file-hash.js'
+
+/** What a node that shares with peers brings to a transfer. */
+export interface PeerContext {
+  network: PeerNetwork
+  /** This node's peer id. */
+  self: string
+  live: LiveRegistry
+  memory: PieceMemory
+  bans: Bans
+  /** The group is private (pre-shared key): its members are as trusted as an end-to-end check. */
+  privateGroup: boolean
+  directReads: boolean
+}
 
 export interface TransferContext {
   file: JobFileImpl
@@ -26,37 +46,47 @@ export interface TransferContext {
   settings: EngineSettings
   signal: AbortSignal
   /** Peers, unless the download mode is `http`. */
-  network?: PeerNetwork
+  peers?: PeerContext
   /** Files smaller than this come from the origin only [DOMinFileSizeToCache]. */
   minPeerFileSize: number
   /** The download limit of the job's priority class. */
   limiter?: RateLimiter
+  /** Seconds to wait for peers before taking pieces nobody holds from the origin (the job's priority class). */
+  originDelay: number
+  /** The application checks each file when it arrives (a `fileTransferred` callback): an end-to-end check. */
+  validates: boolean
   /** The origin answered: the job moves from connecting to transferring. */
   onConnected(): void
   /** A piece was verified and written. */
   onPiece(length: number, from: PieceOrigin): void
   /** The file's pieces were dropped (the remote copy changed): progress goes back. */
   onReset(): void
+  /** Something to tell the application once (see JobEventMap's `notice`). */
+  onNotice(code: string, message: string): void
 }
+
+/** Bytes of pieces that arrive ahead of order kept in memory for the whole-file SHA-256 (else read back at the end). */
+const WHOLE_HASH_MEMORY = 64 * 1024 * 1024
 
 /**
  * Downloads the missing pieces of one file into its temporary file, then checks the whole-file SHA-256 (when given)
  * and records the manifest. Resumes from the saved bitmap; restarts the file when the origin's copy changed
- * (BITS' consistency rule: a file is never stitched from two versions).
+ * (BITS' consistency rule: a file is never stitched from two versions). A file that fails its check after taking
+ * pieces from peers has those pieces fetched again from the origin (`repairFromOrigin`) and is checked again.
  */
 export async function transferFile (ctx: TransferContext): Promise<void> {
-  for (let restarts = 0; ; restarts++) {
+  for (let restarts = 0, repairs = 0; ;) {
     try {
-      await attempt(ctx)
-      return
+      if (await attempt(ctx) === 'done') return
+      if (++repairs > 1) throw new ValidationFailedError(`${ctx.file.remoteName} failed its check twice`, { context: 'remote-file', url: ctx.file.remoteName })
     } catch (err) {
-      if (!(err instanceof ContentChangedError) || restarts >= ctx.settings.maxContentRestarts) throw err
+      if (!(err instanceof ContentChangedError) || restarts++ >= ctx.settings.maxContentRestarts) throw err
       await resetFile(ctx, null)
     }
   }
 }
 
-async function attempt (ctx: TransferContext): Promise<void> {
+async function attempt (ctx: TransferContext): Promise<'done' | 'repair'> {
   const { file, store, signal } = ctx
   const info = await headOrPinned(ctx)
   ctx.onConnected()
@@ -70,29 +100,37 @@ async function attempt (ctx: TransferContext): Promise<void> {
   await checkFreeSpace(file)
   const handle = await openTemporary(file)
   try {
-    const hashes = await store.getHashes(file.record.jobId, file.index)
-    const resolved = await peerManifest(ctx)
-    const expected = resolved?.manifest.pieceHashes ?? await expectedHashes(ctx)
-    const want = file.record.sha256 == null ? null : parseSha256Hex(file.record.sha256)
-    // Hash the whole file on the way in when it streams from the origin from byte 0 in one go; pieces from peers
-    // arrive out of order, and a resumed file has a head we did not see: those are read back at the end.
-    const whole = want != null && resolved == null && (file.done?.count ?? 0) === 0 ? createHash('sha256') : null
+    file.hashes ??= await store.getHashes(file.record.jobId, file.index)
+    const hashes = file.hashes
+    // Pieces dropped to be fetched again from the origin keep the hash they had: the origin's says who lied.
+    const dropped = new Map<number, Uint8Array>()
+    for (const [i, h] of hashes) if (file.done?.get(i) !== true) dropped.set(i, h)
+    const plan = await planPeers(ctx)
+    // The whole file's SHA-256: the one given, else a trusted manifest's (the publisher's).
+    const want = file.record.sha256 != null ? parseSha256Hex(file.record.sha256) : plan?.manifest?.manifest.sha256 ?? null
+    const size = file.record.size
+    const whole = want != null && size != null ? new WholeFileHash(size, file.record.pieceSize, WHOLE_HASH_MEMORY) : null
     const sink = new PieceSink({
-      file, handle, store, settings: ctx.settings, expected, hashes, onPiece: (index, length, from) => {
+      file, handle, store, settings: ctx.settings, expected: plan?.manifest?.manifest.pieceHashes ?? null, hashes,
+      onAccept: whole == null ? undefined : (index, bytes) => { whole.add(index, bytes) },
+      onPiece: (index, length, from, hash) => {
         if (file.done == null) file.streamed += length
+        if (from === 'origin') compareWithDropped(ctx, index, hash, dropped)
         ctx.onPiece(length, from)
       }
     })
+    // A file of unknown size streams from the origin in one go, hashed on the way in.
+    const streaming = size == null && want != null ? new StreamHash() : null
     try {
-      if (resolved != null && ctx.network != null) {
-        file.record.manifestCid = resolved.cid
+      if (plan != null && ctx.peers != null && file.done != null) {
         await swarmDownload({
-          file, manifest: resolved.manifest, cid: resolved.cid, sink, network: ctx.network, origin: ctx.origin,
-          settings: ctx.settings, signal, peers: resolved.peers, banned: file.bannedPeers, limiter: ctx.limiter
+          file, key: plan.key, trust: plan.trust, sink, network: ctx.peers.network, origin: ctx.origin, live: plan.live,
+          self: ctx.peers.self, settings: ctx.settings, originDelay: ctx.originDelay, signal, bans: ctx.peers.bans,
+          peers: plan.manifest?.peers ?? [], limiter: ctx.limiter
         })
       } else {
         for (const run of missingRuns(file)) {
-          await ctx.origin.fetch(file, run, sink, { signal, limiter: ctx.limiter, onBytes: whole == null ? undefined : chunk => whole.update(chunk) })
+          await ctx.origin.fetch(file, run, sink, { signal, limiter: ctx.limiter, onBytes: streaming == null ? undefined : chunk => { streaming.update(chunk) } })
         }
       }
     } finally {
@@ -103,7 +141,7 @@ async function attempt (ctx: TransferContext): Promise<void> {
       file.setSize(file.streamed)
       const done = file.done as Bitfield | null
       for (let i = 0; i < (done?.length ?? 0); i++) done?.set(i)
-      await store.putPieces(file.record.jobId, file.index, { done: done?.toBytes() ?? new Uint8Array(), fromPeer: file.fromPeer?.toBytes() ?? new Uint8Array(), hashes: [] })
+      await store.putPieces(file.record.jobId, file.index, { done: done?.toBytes() ?? new Uint8Array(), fromPeer: file.fromPeer?.toBytes() ?? new Uint8Array(), hashes: [], file: file.record })
     }
     if (file.done?.full !== true) throw new OriginProtocolError(`${file.remoteName} ended before all its pieces arrived`, { context: 'remote-file', url: file.remoteName })
     if (file.record.size != null) await handle.truncate(file.record.size)
@@ -111,10 +149,17 @@ async function attempt (ctx: TransferContext): Promise<void> {
     // cache or the file's size, and buffered ones (the fallback) are only in memory until now.
     await syncFile(handle, file.temporaryName)
     if (want != null) {
-      const got = whole != null ? new Uint8Array(whole.digest()) : await hashFile(file.temporaryName)
+      const got = streaming != null ? streaming.digest() : await whole!.digest(file.temporaryName)
       if (!equalBytes(got, want)) {
-        throw new ValidationFailedError(`the SHA-256 of ${file.remoteName} does not match the one given`, { context: 'remote-file', url: file.remoteName })
+        const message = `the SHA-256 of ${file.remoteName} does not match the one ${file.record.sha256 != null ? 'given' : 'its manifest gives'}`
+        // What came from peers is fetched again from the origin, and compared piece by piece (the mission's rule).
+        if (await repairFromOrigin(ctx)) return 'repair'
+        throw new ValidationFailedError(message, { context: 'remote-file', url: file.remoteName })
       }
+      // Checked end to end: every piece may be vouched for now.
+      file.live?.checked()
+    } else if (plan?.manifest != null) {
+      file.live?.checked()
     }
     await recordManifest(ctx, hashes)
   } finally {
@@ -122,6 +167,115 @@ async function attempt (ctx: TransferContext): Promise<void> {
   }
   file.record.completed = true
   await store.putFile(file.record)
+  return 'done'
+}
+
+interface PeerPlan {
+  key: string
+  trust: SwarmTrust
+  manifest: ResolvedManifest | null
+  live: LiveContent
+}
+
+/**
+ * How this file uses peers (docs/architecture.md, "Trust"), or null for the origin alone: mode `http`, small files,
+ * files whose peer content was rejected (origin only), unknown sizes. With a pinned manifest every piece is checked
+ * against it and may be served at once; without one, a piece from a peer must match a hash a peer vouched for, and
+ * is taken only when something checks the whole file (the SHA-256, the application's validation, a private group,
+ * or a group the operator trusts). Either way the download serves what it may to peers while it runs.
+ */
+async function planPeers (ctx: TransferContext): Promise<PeerPlan | null> {
+  const { file, peers, settings } = ctx
+  const size = file.record.size
+  if (peers == null || file.record.originOnly || size == null || size < ctx.minPeerFileSize || file.done?.full === true) {
+    await closeLive(file)
+    return null
+  }
+  const key = contentKey(file.remoteName, file.record.etag, size).toString()
+  let manifest: ResolvedManifest | null = null
+  let trust: SwarmTrust
+  if (file.record.manifestPinned) {
+    manifest = await resolvePinnedManifest({ file, store: ctx.store, client: ctx.client, network: peers.network, settings, signal: ctx.signal })
+    if (manifest == null) {
+      throw new ManifestUnavailableError(`the manifest ${file.record.manifestCid ?? ''} pinned for ${file.remoteName} is not in the store, beside the file on the origin, or with any peer`, { context: 'remote-file', url: file.remoteName })
+    }
+    if (!fits(manifest, file)) {
+      throw new ValidationFailedError(`the manifest ${manifest.cid} does not describe ${file.remoteName} (${manifest.manifest.size} bytes in pieces of ${manifest.manifest.pieceSize}, not ${size})`, { context: 'remote-file', url: file.remoteName })
+    }
+    trust = { kind: 'manifest', hashes: manifest.manifest.pieceHashes }
+  } else {
+    const acceptPeers = file.record.sha256 != null || ctx.validates || peers.privateGroup || settings.trustGroup
+    if (!acceptPeers) {
+      ctx.onNotice('ORIGIN_ONLY', `${file.remoteName} has no end-to-end check, so nothing is taken from peers (a peer could send wrong bytes that nothing would catch): it comes from the origin, and its pieces are still served to peers that can check them. Pass its SHA-256 (--sha256) or a publisher's manifest (--manifest) to share it safely.`)
+    }
+    trust = { kind: 'vouched', acceptPeers }
+  }
+  const swarmKey = manifest?.cid ?? key
+  let live = file.live
+  if (live == null || live.contentKey !== key || live.manifestCid !== (manifest?.cid ?? null)) {
+    await closeLive(file)
+    live = new LiveContent({
+      file, contentKey: key, manifest: manifest == null ? null : { cid: manifest.cid, bytes: manifest.bytes },
+      hashes: file.hashes!, memory: peers.memory, directReads: peers.directReads, registry: peers.live
+    })
+    file.live = live
+  }
+  // Announced, so that DHT peers find it; best effort (a lone node has no DHT peers).
+  for (const k of live.keys) void peers.network.provide(k).catch(() => {})
+  return { key: swarmKey, trust, manifest, live }
+}
+
+async function closeLive (file: JobFileImpl): Promise<void> {
+  const live = file.live
+  file.live = null
+  await live?.close('gone')
+}
+
+function fits (resolved: ResolvedManifest, file: JobFileImpl): boolean {
+  const { manifest } = resolved
+  return manifest.size === file.record.size && manifest.pieceSize === file.record.pieceSize &&
+    manifest.pieceHashes.length === pieceCount(manifest.size, manifest.pieceSize)
+}
+
+/**
+ * The file failed its end-to-end check with pieces from peers in it: those pieces are dropped (the origin's stay)
+ * and the file goes on from the origin alone; as each comes back it is compared with what the peers sent
+ * (`compareWithDropped`), and the peers that vouched for wrong bytes are banned. False when no piece came from a
+ * peer (the origin's content itself fails: nothing to repair).
+ */
+export async function repairFromOrigin (ctx: Pick<TransferContext, 'file' | 'store' | 'onReset'>): Promise<boolean> {
+  const { file, store } = ctx
+  const fromPeer = file.fromPeer
+  if (fromPeer == null || fromPeer.count === 0 || file.done == null) return false
+  const dropped = [...fromPeer.setBits()]
+  for (const i of dropped) {
+    file.done.set(i, false)
+    fromPeer.set(i, false)
+  }
+  file.live?.lost(dropped)
+  await closeLive(file)
+  Object.assign(file.record, { originOnly: true, completed: false, validationState: 'unset', transferredNotified: false })
+  await store.putPieces(file.record.jobId, file.index, { done: file.done.toBytes(), fromPeer: fromPeer.toBytes(), hashes: [], file: file.record })
+  ctx.onReset()
+  return true
+}
+
+/** A piece fetched again from the origin after a failed check: a peer that vouched for other bytes lied. */
+function compareWithDropped (ctx: TransferContext, index: number, hash: Uint8Array, dropped: Map<number, Uint8Array>): void {
+  const before = dropped.get(index)
+  if (before === undefined) return
+  dropped.delete(index)
+  const source = ctx.file.peerSources.get(index)
+  ctx.file.peerSources.delete(index)
+  if (equalBytes(before, hash)) return
+  ctx.file.rejectedPieces++
+  if (source == null || ctx.peers == null) return
+  // Whoever vouched for the wrong hash lied; a sender that passed on bytes matching another's vouch did not.
+  const liars = source.vouchers.length > 0 ? source.vouchers : [source.sender]
+  for (const peer of liars) {
+    ctx.peers.bans.ban(peer, `piece ${index} of ${ctx.file.remoteName} differs from the origin's`)
+    ctx.file.bannedPeers.add(peer)
+  }
 }
 
 /**
@@ -130,12 +284,12 @@ async function attempt (ctx: TransferContext): Promise<void> {
  * while the origin is down. Otherwise the origin's error stands.
  */
 async function headOrPinned (ctx: TransferContext): Promise<RemoteInfo | null> {
-  const { file, client, signal, network } = ctx
+  const { file, client, signal, peers } = ctx
   try {
     return await client.head(file.remoteName, { signal })
   } catch (err) {
-    if (!(err instanceof OriginUnavailableError) || network == null || !file.record.manifestPinned || file.record.originOnly) throw err
-    const pinned = await fetchPinnedManifest({ file, store: ctx.store, network, settings: ctx.settings, banned: file.bannedPeers, signal })
+    if (!(err instanceof OriginUnavailableError) || peers == null || !file.record.manifestPinned || file.record.originOnly) throw err
+    const pinned = await resolvePinnedManifest({ file, store: ctx.store, network: peers.network, settings: ctx.settings, signal })
     if (pinned == null) throw err
     if (file.record.size !== pinned.manifest.size || file.record.pieceSize !== pinned.manifest.pieceSize) {
       await resetFile(ctx, null)
@@ -165,6 +319,9 @@ export async function resetFile (ctx: Pick<TransferContext, 'file' | 'store' | '
   })
   if (!file.record.manifestPinned) file.record.manifestCid = null
   file.streamed = 0
+  file.hashes = new Map()
+  file.peerSources.clear()
+  await closeLive(file)
   file.setSize(info?.size ?? null)
   await store.resetFile(file.record)
   ctx.onReset()
@@ -205,36 +362,10 @@ async function openTemporary (file: JobFileImpl): Promise<FileHandle> {
   }
 }
 
-/**
- * The manifest to share the download with peers, when peers may be used for this file: not in mode `http`, not
- * after the application rejected peer content (origin only), not for small files, not when nothing is missing.
- */
-async function peerManifest (ctx: TransferContext): Promise<ResolvedManifest | null> {
-  const { file, network } = ctx
-  if (network == null || file.record.originOnly || file.record.size == null || file.record.size < ctx.minPeerFileSize) return null
-  if (file.done?.full === true) return null
-  return await resolveManifest({
-    file, store: ctx.store, client: ctx.client, network, settings: ctx.settings, banned: file.bannedPeers, signal: ctx.signal
-  })
-}
-
-/** Piece hashes to check against: those of a manifest the caller pinned, when it is in the store. */
-async function expectedHashes (ctx: TransferContext): Promise<Uint8Array[] | null> {
-  const cid = ctx.file.record.manifestCid
-  if (cid == null || !ctx.file.record.manifestPinned) return null
-  const bytes = await ctx.store.getManifest(cid)
-  if (bytes == null) return null
-  const manifest = decodeManifest(bytes)
-  if (manifest.size !== ctx.file.record.size || manifest.pieceSize !== ctx.file.record.pieceSize) {
-    throw new ValidationFailedError(`the manifest ${cid} does not describe ${ctx.file.remoteName}`, { context: 'remote-file', url: ctx.file.remoteName })
-  }
-  return manifest.pieceHashes
-}
-
 /** Records the manifest of the finished file (piece hashes as verified), so the node can offer it to peers. */
 async function recordManifest (ctx: TransferContext, hashes: Map<number, Uint8Array>): Promise<void> {
   const { file, store } = ctx
-  // A manifest already in use (pinned, or from peers and checked piece by piece) stays: peers know it by that CID.
+  // A manifest already in use (pinned) stays: peers know it by that CID.
   if (file.record.manifestCid != null && await store.getManifest(file.record.manifestCid) != null) return
   const size = file.record.size ?? 0
   const count = pieceCount(size, file.record.pieceSize)
@@ -254,10 +385,17 @@ async function recordManifest (ctx: TransferContext, hashes: Map<number, Uint8Ar
   if (!file.record.manifestPinned) file.record.manifestCid = cid
 }
 
-async function hashFile (path: string): Promise<Uint8Array> {
-  const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer)
-  return new Uint8Array(hash.digest())
+/** SHA-256 of a body that streams in order (a file of unknown size). */
+class StreamHash {
+  readonly #hash = createHash('sha256')
+
+  update (chunk: Uint8Array): void {
+    this.#hash.update(chunk)
+  }
+
+  digest (): Uint8Array {
+    return new Uint8Array(this.#hash.digest())
+  }
 }
 
 /**

@@ -163,11 +163,20 @@ export class ListenFailedError extends DoptError {
   static override readonly code = 'LISTEN_FAILED'
 }
 
+/**
+ * Reported when a file's pinned manifest cannot be had: not in the store, not at the place the caller gave, not
+ * beside the file on the origin (`<URL>.dopt-manifest`), and no peer sends it. A transient error: the publisher may
+ * not have put it up yet, or its peers may come.
+ */
+export class ManifestUnavailableError extends DoptError {
+  static override readonly code = 'MANIFEST_UNAVAILABLE'
+}
+
 const classes: Array<typeof DoptError> = [
   InvalidArgumentError, InvalidUrlError, InvalidPathError, InvalidStateError, JobNotFoundError, JobEmptyError,
   ValidationPendingError, ValidationFailedError, HttpStatusError, OriginUnavailableError, OriginProtocolError,
   ContentChangedError, LocalFileError, SchemaMismatchError, NodeStoppedError, AbortedError, PeerRefusedError,
-  PeerUnavailableError, ListenFailedError
+  PeerUnavailableError, ListenFailedError, ManifestUnavailableError
 ]
 const byCode = new Map<string, typeof DoptError>(classes.map(c => [c.code, c]))
 

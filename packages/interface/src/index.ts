@@ -2,7 +2,7 @@ export {
   DoptError, InvalidArgumentError, InvalidUrlError, InvalidPathError, InvalidStateError, JobNotFoundError,
   JobEmptyError, ValidationPendingError, ValidationFailedError, HttpStatusError, OriginUnavailableError,
   OriginProtocolError, ContentChangedError, LocalFileError, SchemaMismatchError, NodeStoppedError, AbortedError,
-  PeerRefusedError, PeerUnavailableError, ListenFailedError, toErrorInfo, errorFromInfo
+  PeerRefusedError, PeerUnavailableError, ListenFailedError, ManifestUnavailableError, toErrorInfo, errorFromInfo
 } from './errors.js'
 export type { ErrorContext, ErrorInfo, DoptErrorOptions } from './errors.js'
 export { JOB_STATES, JOB_PRIORITIES, NotifyFlags, DEFAULT_NOTIFY_FLAGS } from './job.js'
@@ -11,3 +11,5 @@ export type {
   AddFileOptions, JobFile, JobNotifyInterface, JobEventMap, JobEvent, Job, FileInfo, JobInfo, JobManager
 } from './job.js'
 export { makeDirectory } from './make-directory.js'
+export { EntryKind } from './peer-content.js'
+export type { ContentEntry, ContentProvider, ContentSubscription, PieceData, StreamingPiece } from './peer-content.js'

@@ -55,10 +55,18 @@ export interface JobProgress {
   bytesTransferred: number
   filesTotal: number
   filesTransferred: number
-  /** Of `bytesTransferred`, the bytes that came from peers. */
+  /**
+   * Piece bytes received from peers, every one: pieces later dropped (a duplicate in the endgame, one that failed
+   * its check, content re-fetched after a rejection) included.
+   */
   bytesFromPeers: number
-  /** Of `bytesTransferred`, the bytes that came from the origin. */
+  /**
+   * Body bytes the origin sent for the job, every one: manifests, duplicates and re-fetches included. With
+   * `bytesFromPeers` it can exceed `bytesTransferred`; the excess is what the download cost beyond one copy.
+   */
   bytesFromOrigin: number
+  /** Piece bytes of the job's files served to peers while it ran. */
+  bytesUploaded: number
 }
 
 /** Progress of one file. */
@@ -68,8 +76,10 @@ export interface FileProgress {
   bytesTransferred: number
   /** True once every byte is transferred and verified. */
   completed: boolean
+  /** As JobProgress's, for this file. */
   bytesFromPeers: number
   bytesFromOrigin: number
+  bytesUploaded: number
 }
 
 /** Times of a job (BITS' `BG_JOB_TIMES`). */
@@ -90,8 +100,14 @@ export interface AbortOptions {
 export interface AddFileOptions extends AbortOptions {
   /** Expected SHA-256 of the whole file, hex. A mismatch is a validation failure. */
   sha256?: string
-  /** CID of the manifest to use for this file (trusted: pinned by the caller). */
+  /**
+   * CID of the manifest to use for this file (trusted: pinned by the caller, e.g. made by `dopt manifest`). Its
+   * bytes come from the node's store, from peers, from `manifestFrom`, or from the origin's sidecar
+   * (`<URL>.dopt-manifest`); whoever sends them, they must hash to this CID.
+   */
   manifest?: string
+  /** Where the pinned manifest's bytes are, if not beside the file: an http(s) URL or an absolute path. */
+  manifestFrom?: string
 }
 
 /** One file of a job (BITS' `IBackgroundCopyFile3`). */
@@ -145,6 +161,11 @@ export interface JobEventMap {
   transferred: JobProgress
   /** The job entered `error` or `transient-error`. */
   error: { error: ErrorInfo, transient: boolean }
+  /**
+   * Something the application should know that is not an error, said once per file: e.g. `ORIGIN_ONLY` (no
+   * end-to-end check, so nothing was taken from peers, and what to pass to share safely).
+   */
+  notice: { code: string, message: string, file: JobFile }
 }
 
 export type JobEvent = { [K in keyof JobEventMap]: { type: K, jobId: string } & JobEventMap[K] }[keyof JobEventMap]
@@ -207,6 +228,7 @@ export interface FileInfo {
   completed: boolean
   bytesFromPeers: number
   bytesFromOrigin: number
+  bytesUploaded: number
   isDownloadedFromPeer: boolean
   validationState: ValidationState
   /** CID of the file's manifest (pinned, from peers, or built from its pieces); null until known. */

@@ -24,6 +24,11 @@ export interface NodeConfig extends EngineInit {
   origin?: OriginClientInit
   /** Find LAN peers by mDNS. Turn off where multicast is unwanted; the DHT and given peers still work. @default true */
   mdns?: boolean
+  /**
+   * IPv4 address of the one interface mDNS announces and listens on; `127.0.0.1` keeps discovery on this machine.
+   * @default every interface
+   */
+  mdnsInterface?: string
   /** Pre-shared key of a private network (32 bytes): only nodes with the same key can connect. */
   psk?: Uint8Array
   /** Bytes the seeding cache may hold [DOMaxCacheSize]. @default 10 GiB */
@@ -41,6 +46,8 @@ export interface NodeConfig extends EngineInit {
   uploadRate?: number
   /** Pieces served to peers at once. @default 16 */
   maxConcurrentUploads?: number
+  /** Pieces served at once to one peer, so that no peer can take every upload slot. @default 4 */
+  maxUploadsPerPeer?: number
 }
 
 /** The default data folder: `$XDG_DATA_HOME/dopt`, else `~/.local/share/dopt`. */

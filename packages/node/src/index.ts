@@ -5,11 +5,12 @@ export { MAX_DISPLAY_NAME } from '@dopt/engine'
 export type { NodeConfig, DownloadMode } from './config.js'
 export type { PeerInfo } from '@dopt/p2p'
 export type { CacheRecord } from '@dopt/store'
+export type { Ban } from '@dopt/engine'
 export {
   NotifyFlags, DEFAULT_NOTIFY_FLAGS, JOB_STATES, JOB_PRIORITIES, DoptError, InvalidArgumentError, InvalidUrlError,
   InvalidPathError, InvalidStateError, JobNotFoundError, JobEmptyError, ValidationPendingError, ValidationFailedError,
   HttpStatusError, OriginUnavailableError, OriginProtocolError, ContentChangedError, LocalFileError,
-  SchemaMismatchError, NodeStoppedError, AbortedError, PeerRefusedError, PeerUnavailableError, ListenFailedError,
+  SchemaMismatchError, NodeStoppedError, AbortedError, PeerRefusedError, PeerUnavailableError, ListenFailedError, ManifestUnavailableError,
   toErrorInfo, errorFromInfo
 } from '@dopt/interface'
 export type {

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
-import { SeedCache, createJobEngine } from '@dopt/engine'
-import type { JobEngine } from '@dopt/engine'
+import { ContentServerImpl, LiveRegistry, SeedCache, createJobEngine } from '@dopt/engine'
+import type { Ban, JobEngine } from '@dopt/engine'
 import type { P2P, PeerInfo } from '@dopt/p2p'
 import type { CacheRecord } from '@dopt/store'
 import { LocalFileError, makeDirectory } from '@dopt/interface'
@@ -8,6 +8,7 @@ import type { JobManager } from '@dopt/interface'
 import { createOriginClient } from '@dopt/origin'
 import { openLevelStore } from '@dopt/store'
 import { checkMode, defaultDataDir } from './config.js'
+import { peerNetwork } from './network.js'
 import type { DownloadMode, NodeConfig } from './config.js'
 
 /** What a node has done since it started. */
@@ -15,6 +16,10 @@ export interface NodeStats {
   /** Piece bytes served to peers, from the seeding cache and from running downloads. */
   bytesUploaded: number
   piecesUploaded: number
+  /** Peers banned for sending wrong content. */
+  peersBanned: number
+  /** Pieces from peers that the origin contradicted when they were fetched again. */
+  piecesRejected: number
 }
 
 /** A running dopt node. */
@@ -33,6 +38,8 @@ export interface DoptNode {
   getStats(): NodeStats
   /** What the seeding cache holds. */
   getCacheItems(): Promise<CacheRecord[]>
+  /** Peers this node takes no content from (they sent wrong content), and why. */
+  getBannedPeers(): Ban[]
   /** Halts transfers (jobs are kept and resume on the next start) and closes the database. */
   stop(): Promise<void>
 }
@@ -54,22 +61,28 @@ export async function createNode (config: NodeConfig = {}): Promise<DoptNode> {
   let engine: JobEngine
   let cache: SeedCache | null = null
   try {
+    let peers: Parameters<typeof createJobEngine>[0]['peers']
     if (mode !== 'http') {
       cache = new SeedCache({ store }, {
         dir: join(dataDir, 'cache'), maxCacheSize: config.maxCacheSize, maxCacheAge: config.maxCacheAge,
         minFileSizeToCache: config.minFileSizeToCache, directReads: config.directReads
       })
+      // Peers are served from the cache and from running downloads alike.
+      const live = new LiveRegistry()
       // Loaded only when peers are wanted: libp2p takes about a second to import, which `--mode http` never pays.
       const { createP2P } = await import('@dopt/p2p')
       p2p = await createP2P({
         listen: config.listen, peers: config.peers, groupId: config.groupId, psk: config.psk, dataDir,
         // lan: mDNS only; group: mDNS and the group's private DHT; internet: the DHT too, mDNS for the LAN.
-        mdns: config.mdns ?? true, dht: mode !== 'lan', maxConcurrentUploads: config.maxConcurrentUploads, uploadRate: config.uploadRate
-      }, { content: cache })
-      await cache.start(p2p)
+        mdns: config.mdns ?? true, ...(config.mdnsInterface !== undefined ? { mdnsInterface: config.mdnsInterface } : {}), dht: mode !== 'lan', maxConcurrentUploads: config.maxConcurrentUploads,
+        maxUploadsPerPeer: config.maxUploadsPerPeer, uploadRate: config.uploadRate
+      }, { content: new ContentServerImpl(cache, live) })
+      const network = peerNetwork(p2p)
+      await cache.start(network)
+      peers = { network, self: p2p.peerId, live, privateGroup: config.psk !== undefined, directReads: config.directReads ?? true }
     }
     engine = await createJobEngine({
-      store, originClient: createOriginClient(config.origin), ...(p2p != null && cache != null ? { network: p2p, cache } : {})
+      store, originClient: createOriginClient(config.origin), ...(peers != null && cache != null ? { peers, cache } : {})
     }, config)
   } catch (err) {
     await p2p?.stop()
@@ -84,7 +97,8 @@ export async function createNode (config: NodeConfig = {}): Promise<DoptNode> {
     peerId: p2p?.peerId ?? null,
     getMultiaddrs: () => p2p?.getMultiaddrs() ?? [],
     getPeers: () => p2p?.getPeers() ?? [],
-    getStats: () => ({ bytesUploaded: 0, piecesUploaded: 0, ...p2p?.getStats() }),
+    getStats: () => ({ bytesUploaded: 0, piecesUploaded: 0, ...p2p?.getStats(), ...engine.stats() }),
+    getBannedPeers: () => engine.bannedPeers(),
     getCacheItems: async () => await (cache?.list() ?? Promise.resolve([])),
     async stop () {
       stopping ??= (async () => {

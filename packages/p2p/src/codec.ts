@@ -1,4 +1,8 @@
+import { EntryKind } from '@dopt/interface'
+import type { ContentEntry } from '@dopt/interface'
 import { PeerProtocolError } from './errors.js'
+
+export { EntryKind }
 
 /**
  * Framing of the piece protocol (spec: docs/protocol.md). Every frame is
@@ -37,27 +41,8 @@ export const RefuseReason = {
 } as const
 export type RefuseReason = typeof RefuseReason[keyof typeof RefuseReason]
 
-/** What a 1.1.0 UPDATE says about one piece. */
-export const EntryKind = {
-  /** Served now (its hash is one the receiver must already know: a manifest's, or vouched by another). */
-  HAVE: 1,
-  /** Served now, and vouched for with this hash: the sender fetched it from the origin itself (or checked the file). */
-  VOUCH: 2,
-  /** Being fetched from the origin by the sender: served now as its bytes arrive (ask it rather than the origin). */
-  INTENT: 3,
-  /** The sender gave up fetching it. */
-  UNINTENT: 4,
-  /** No longer served. */
-  LOST: 5
-} as const
-export type EntryKind = typeof EntryKind[keyof typeof EntryKind]
-
-export interface Entry {
-  kind: EntryKind
-  index: number
-  /** For VOUCH: the piece's SHA-256. */
-  hash?: Uint8Array
-}
+/** An UPDATE entry (kinds and meaning: @dopt/interface's EntryKind). */
+export type Entry = ContentEntry
 
 export const KiB = 1024
 export const MiB = 1024 * KiB

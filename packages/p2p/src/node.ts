@@ -1,6 +1,5 @@
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
-import { mdns } from '@libp2p/mdns'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
@@ -11,8 +10,7 @@ import { doptYamux } from './muxer.js'
 import { doptTls } from './tls.js'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
-import type { Libp2p, PeerDiscovery, PeerInfo as Libp2pPeerInfo, PrivateKey } from '@libp2p/interface'
-import type { MulticastDNSComponents } from '@libp2p/mdns'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
 
 export interface NodeServices extends Record<string, unknown> {
@@ -28,10 +26,7 @@ export interface NodeConfig {
   listen: string[]
   groupId: string
   psk?: Uint8Array
-  mdns: boolean
   dht: boolean
-  /** Called for each peer mDNS reports (libp2p's own 'peer:discovery' also fires for peers identify learns about). */
-  onMdnsPeer?: (peer: Libp2pPeerInfo) => void
 }
 
 /** Group ids name protocols and an mDNS service label, so they are kept to characters safe in both. */
@@ -61,7 +56,8 @@ export function toSwarmKey (psk: Uint8Array): Uint8Array {
 }
 
 /**
- * The libp2p node: TCP, noise, yamux, identify, ping; mDNS and a group-private kad-dht when asked.
+ * The libp2p node: TCP, TLS or noise, yamux, identify, ping; a group-private kad-dht when asked (mDNS is
+ * `lan-discovery.ts`, run beside it).
  *
  * noise 17 on Node uses `node:crypto`'s chacha20-poly1305 for messages of 1200 bytes and more (its pure-JS
  * cipher is ten times slower; STACK-NOTES).
@@ -99,7 +95,6 @@ export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
       // stream, so the read-buffer limit is not at risk.
       streamMuxers: [doptYamux()],
       ...(config.psk !== undefined ? { connectionProtector: preSharedKey({ psk: toSwarmKey(config.psk) }) } : {}),
-      peerDiscovery: config.mdns ? [mdnsDiscovery(groupId, config.onMdnsPeer)] : [],
       services: services as never
     })
   } catch (err) {
@@ -122,12 +117,7 @@ export async function stopNode (node: DoptLibp2p): Promise<void> {
   internals.components?.addressManager?._updatePeerStoreAddresses?.stop?.()
 }
 
-/** mDNS with a per-group service tag, so groups do not even see each other, reporting its peers to `onPeer`. */
-function mdnsDiscovery (groupId: string, onPeer?: (peer: Libp2pPeerInfo) => void): (components: MulticastDNSComponents) => PeerDiscovery {
-  const factory = mdns({ serviceTag: `_dopt-${groupId.toLowerCase()}._udp.local`, interval: 5_000 })
-  return components => {
-    const discovery = factory(components)
-    if (onPeer !== undefined) discovery.addEventListener('peer', evt => { onPeer(evt.detail) })
-    return discovery
-  }
+/** The mDNS service name of a group, so that groups do not even see each other on the LAN. */
+export function mdnsServiceTag (groupId: string): string {
+  return `_dopt-${groupId.toLowerCase()}._udp.local`
 }

@@ -4,7 +4,8 @@ import { AbortedError, InvalidArgumentError, NodeStoppedError, PeerUnavailableEr
 import { MessageType, encodeKey, encodePieceRequest } from './codec.js'
 import { Discovery, parseMultiaddr, parseStaticPeers } from './discovery.js'
 import { loadOrCreateKey } from './identity.js'
-import { checkGroupId, createNode, stopNode } from './node.js'
+import { checkGroupId, createNode, mdnsServiceTag, stopNode } from './node.js'
+import { LanDiscovery } from './lan-discovery.js'
 import { PROTOCOL_VERSIONS, PieceServer, pieceProtocol, versionOf } from './piece-protocol.js'
 import { PeerSession, isRefusal, refusedError } from './session.js'
 import type { DoptLibp2p } from './node.js'
@@ -30,20 +31,15 @@ export async function createP2P (init: P2PInit, components: P2PComponents): Prom
   const listen = init.listen ?? ['/ip4/127.0.0.1/tcp/0']
   for (const text of listen) parseMultiaddr(text, 'listen')
   const privateKey = await loadOrCreateKey(init.dataDir)
-  // mDNS is wired into libp2p before Discovery (which needs the node) exists: route its peers through this slot.
-  const mdnsSink: { discovery?: Discovery } = {}
   const node = await createNode({
-    onMdnsPeer: peer => { mdnsSink.discovery?.onMdnsPeer(peer) },
     privateKey,
     listen,
     groupId,
     ...(init.psk !== undefined ? { psk: init.psk } : {}),
-    mdns: init.mdns ?? true,
     dht: init.dht ?? true
   })
   try {
     const discovery = new Discovery(node, staticPeers)
-    mdnsSink.discovery = discovery
     const p2p = new DoptP2P(node, discovery, components.content, init, groupId)
     await p2p.start()
     return p2p
@@ -59,6 +55,7 @@ class DoptP2P implements P2P {
   readonly #protocols: string[]
   readonly #server: PieceServer
   readonly #discovery: Discovery
+  readonly #lan: LanDiscovery | null
   readonly #sessions = new Map<string, Promise<PeerSession>>()
   readonly #provided = new Set<string>()
   readonly #events = new EventTarget()
@@ -79,6 +76,16 @@ class DoptP2P implements P2P {
       onSubscribe: (peerId, key) => { this.#events.dispatchEvent(new CustomEvent('subscribe', { detail: { peerId, key } })) }
     })
     this.#discovery = discovery
+    const mdns = init.mdns ?? true
+    this.#lan = mdns
+      ? new LanDiscovery({
+        serviceTag: mdnsServiceTag(groupId),
+        interval: 5_000,
+        ...(init.mdnsInterface !== undefined ? { interface: init.mdnsInterface } : {}),
+        addresses: () => node.getMultiaddrs(),
+        onPeer: peer => { discovery.onMdnsPeer(peer) }
+      })
+      : null
   }
 
   async start (): Promise<void> {
@@ -87,6 +94,7 @@ class DoptP2P implements P2P {
     this.#node.addEventListener('peer:disconnect', this.#onDisconnect)
     await this.#node.start()
     this.#discovery.start()
+    this.#lan?.start()
   }
 
   get peerId (): string {
@@ -245,6 +253,7 @@ class DoptP2P implements P2P {
     if (this.#stopped) return
     this.#stopped = true
     this.#discovery.stop()
+    await this.#lan?.stop()
     this.#node.removeEventListener('peer:connect', this.#onConnect)
     this.#node.removeEventListener('peer:disconnect', this.#onDisconnect)
     const stopped = new NodeStoppedError('p2p node stopped')

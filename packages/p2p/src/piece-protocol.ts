@@ -134,8 +134,12 @@ export class PieceServer {
         if (signal.aborted) return
         if (data === null) return await refuse(RefuseReason.NOT_FOUND, 'not held')
         if (data.length > MAX_PAYLOAD[MessageType.PIECE]) return await refuse(RefuseReason.TOO_LARGE, 'answer over the size limit')
-        if (version === '1.1.0') await this.#sendParts(stream, id, data, signal)
-        else await this.#sendWhole(stream, id, data, signal)
+        const sent = version === '1.1.0' ? await this.#sendParts(stream, id, data, signal) : await this.#sendWhole(stream, id, data, signal)
+        if (sent) {
+          this.bytesUploaded += data.length
+          this.piecesUploaded++
+          this.#content.served?.(key, index, data.length, peerId)
+        }
         return
       }
       const answerType = type === MessageType.HAVE_REQ ? MessageType.HAVE : MessageType.MANIFEST
@@ -155,30 +159,25 @@ export class PieceServer {
     }
   }
 
-  /** 1.0.0: the whole piece in one PIECE frame (a piece still arriving is waited for). */
-  async #sendWhole (stream: Stream, id: number, data: PieceData, signal: AbortSignal): Promise<void> {
+  /** 1.0.0: the whole piece in one PIECE frame (a piece still arriving is waited for); false if it did not go. */
+  async #sendWhole (stream: Stream, id: number, data: PieceData, signal: AbortSignal): Promise<boolean> {
     const bytes = data instanceof Uint8Array ? data : await readWhole(data, signal)
     await this.#rate.take(bytes.byteLength, signal)
-    if (await this.#write(stream, [encodeHeader(MessageType.PIECE, id, bytes.byteLength), bytes])) this.#count(bytes.byteLength)
+    return await this.#write(stream, [encodeHeader(MessageType.PIECE, id, bytes.byteLength), bytes])
   }
 
   /** 1.1.0: DATA parts of at most `partSize`, each sent as soon as its bytes are there and the rate allows. */
-  async #sendParts (stream: Stream, id: number, data: PieceData, signal: AbortSignal): Promise<void> {
+  async #sendParts (stream: Stream, id: number, data: PieceData, signal: AbortSignal): Promise<boolean> {
     const total = data.length
     let offset = 0
     do {
       const available = data instanceof Uint8Array ? data.subarray(offset) : await data.read(offset, signal)
       const part = available.subarray(0, Math.min(this.#partSize, total - offset))
       await this.#rate.take(part.byteLength, signal)
-      if (signal.aborted || !(await this.#write(stream, [encodeDataHeader(id, total, offset, part.byteLength), part]))) return
+      if (signal.aborted || !(await this.#write(stream, [encodeDataHeader(id, total, offset, part.byteLength), part]))) return false
       offset += part.byteLength
     } while (offset < total)
-    this.#count(total)
-  }
-
-  #count (bytes: number): void {
-    this.bytesUploaded += bytes
-    this.piecesUploaded++
+    return true
   }
 
   /** 1.1.0: STATE, the entries that go with it, then UPDATEs as the content changes, until CANCEL or the end. */

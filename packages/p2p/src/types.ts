@@ -1,5 +1,5 @@
-import type { AbortOptions } from '@dopt/interface'
-import type { Entry, ProtocolVersion } from './codec.js'
+import type { AbortOptions, ContentEntry } from '@dopt/interface'
+import type { ProtocolVersion } from './codec.js'
 
 /** How a peer was found: by mDNS, through the DHT, given in `peers`, or it dialed this node first (`inbound`). */
 export type PeerSourceKind = 'mdns' | 'dht' | 'static' | 'inbound'
@@ -10,56 +10,7 @@ export interface PeerInfo {
   source: PeerSourceKind
 }
 
-/**
- * A piece whose bytes are still arriving (a running download fetching it from the origin): served to peers as its
- * bytes come in, so a piece the origin sends once reaches the whole swarm while it is being sent.
- */
-export interface StreamingPiece {
-  readonly length: number
-  /**
-   * The piece's bytes from `offset` on, as soon as there is at least one: a view that stays valid, never empty.
-   * Rejects when the piece will not complete (its download failed or was given up).
-   */
-  read(offset: number, signal: AbortSignal): Promise<Uint8Array>
-}
-
-/** A piece to serve: its bytes, or bytes still arriving. */
-export type PieceData = Uint8Array | StreamingPiece
-
-/** What a piece update says (protocol 1.1.0): see `EntryKind`. */
-export type ContentEntry = Entry
-
-/** The live state of content a peer subscribed to, and how to let go of it. */
-export interface ContentSubscription {
-  pieceSize: number
-  pieceCount: number
-  /** The node holds every piece (a seed). */
-  complete: boolean
-  /** Bitfield of the pieces served now, MSB first. */
-  have: Uint8Array
-  /** What goes with the state: vouched hashes, pieces being fetched from the origin. */
-  entries: ContentEntry[]
-  close(): void
-}
-
-/**
- * What this node serves to other peers. The engine implements it over its seeding cache and its running downloads,
- * under its trust rules (docs/architecture.md). Every method answers null for content it does not hold. `peerId` is
- * the asking peer.
- */
-export interface ContentProvider {
-  /** The encoded manifest for a manifest CID or a content key (both CID strings). */
-  getManifest(key: string, peerId?: string): Promise<Uint8Array | null>
-  /** Which pieces of the content named by `key` this node serves: bitfield bytes (MSB first). */
-  getHave(key: string, peerId?: string): Promise<Uint8Array | null>
-  /** One piece of the content named by `key` (a manifest CID, or a content key on 1.1.0). */
-  readPiece(key: string, index: number, peerId?: string): Promise<PieceData | null>
-  /**
-   * Protocol 1.1.0: the live state of the content named by `key`, then its changes through `onEntries` until
-   * `close()`, or `onEnd()` when the node stops serving it. Null when it does not hold it.
-   */
-  subscribe?(key: string, peerId: string, onEntries: (entries: ContentEntry[]) => void, onEnd: () => void): Promise<ContentSubscription | null>
-}
+export type { ContentEntry, ContentProvider, ContentSubscription, PieceData, StreamingPiece } from '@dopt/interface'
 
 export interface P2PInit {
   /** Listen addresses. @default ['/ip4/127.0.0.1/tcp/0'] */
@@ -72,6 +23,11 @@ export interface P2PInit {
   psk?: Uint8Array
   /** Find LAN peers with mDNS (and dial them). @default true */
   mdns?: boolean
+  /**
+   * IPv4 address of the one interface mDNS uses: `127.0.0.1` keeps it on the machine (tests, benchmarks, the lab).
+   * @default every interface
+   */
+  mdnsInterface?: string
   /** Run the Kademlia DHT (LAN/private configuration, group-specific protocol). @default true */
   dht?: boolean
   /** Folder where the node keeps its identity key, so its peer id survives restarts. In memory when absent. */

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { attempts } from '../../../test/setup/loopback-only.mjs'
+import { expectOffMachineAttempts } from '../../../test/setup/vitest.js'
 import { PEER_KEY_FILE } from '../src/index.js'
 import { MemoryContent, Nodes, cidOf, makeFile } from './helpers.js'
 import type { P2P, PeerInfo } from '../src/index.js'
@@ -26,13 +28,13 @@ async function collect (p2p: P2P, key: string, timeout: number): Promise<string[
 }
 
 describe('finding peers', () => {
-  it('mDNS: two nodes with no static peers find and connect to each other', async () => {
-    const a = await nodes.start({ mdns: true, groupId: 'mdns-test' })
+  it('mDNS on the loopback interface: two nodes with no static peers find and connect to each other', async () => {
+    const a = await nodes.start({ mdns: true, mdnsInterface: '127.0.0.1', groupId: 'mdns-test' })
     const connected = new Promise<PeerInfo>(resolve => {
       a.addEventListener('peer:connect', evt => { resolve(evt.detail) })
     })
     const started = Date.now()
-    const b = await nodes.start({ mdns: true, groupId: 'mdns-test' })
+    const b = await nodes.start({ mdns: true, mdnsInterface: '127.0.0.1', groupId: 'mdns-test' })
     const info = await Promise.race([
       connected,
       new Promise<never>((_resolve, reject) => setTimeout(() => { reject(new Error('no mDNS connection in 5 s')) }, 5_000))
@@ -41,6 +43,18 @@ describe('finding peers', () => {
     expect(Date.now() - started).toBeLessThan(5_000)
     const source = await waitFor('b to see a', 3_000, () => b.getPeers().find(p => p.peerId === a.peerId)?.source)
     expect(['mdns', 'inbound']).toContain(source)
+  })
+
+  it('mDNS as configured by default (every interface) would leave the machine: the tests\' guard refuses it', async () => {
+    // The guard (test/setup/loopback-only.mjs) throws on any multicast membership or send off the loopback
+    // interface; this is what keeps tests, benchmarks and the lab on the machine.
+    const before = attempts().length
+    const node = await nodes.start({ mdns: true, groupId: 'mdns-default' })
+    await waitFor('mDNS to try every interface', 3_000, () => attempts().length > before ? true : undefined)
+    await node.stop()
+    const tried = attempts().slice(before)
+    expect(tried.join('\n')).toMatch(/every interface/)
+    expectOffMachineAttempts(tried.length)
   })
 
   it('findProviders on a LAN without DHT: connected peers that hold the key', async () => {

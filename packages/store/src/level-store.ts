@@ -33,6 +33,8 @@ export interface PieceUpdate {
   fromPeer: Uint8Array
   /** Hashes of pieces verified since the last update. */
   hashes: Array<[piece: number, hash: Uint8Array]>
+  /** The file's record, saved in the same batch (its byte counters move with its pieces). */
+  file?: FileRecord
 }
 
 /** Persistence of jobs, files, piece bitmaps and manifests. */
@@ -145,6 +147,7 @@ class LevelStore implements Store {
       batch.put(keys.done(jobId, index), update.done)
       batch.put(keys.peer(jobId, index), update.fromPeer)
       for (const [piece, hash] of update.hashes) batch.put(keys.hash(jobId, index, piece), hash)
+      if (update.file !== undefined) batch.put(keys.file(jobId, index), json(update.file))
       await batch.write()
     })
   }

@@ -53,6 +53,17 @@ export interface FileRecord {
   originOnly: boolean
   /** True once `fileTransferred` returned for this transfer of the file. */
   transferredNotified: boolean
+  /**
+   * Body bytes the origin sent for this file, every one (spot checks, manifests, duplicates and re-fetches
+   * included), over the job's life. Absent in records from before it was counted.
+   */
+  bytesFromOrigin?: number
+  /** Piece bytes received from peers, every one (pieces later discarded included). */
+  bytesFromPeers?: number
+  /** Piece bytes of this file served to peers while the job ran. */
+  bytesUploaded?: number
+  /** Where the caller said the pinned manifest's bytes are: an http(s) URL or an absolute path. */
+  manifestFrom?: string | null
 }
 
 /** Which pieces of a file are verified on disk, which came from peers, and the hashes seen so far. */

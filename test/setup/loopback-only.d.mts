@@ -1,0 +1,3 @@
+export declare const MARKER: string
+export declare class OffMachineError extends Error {}
+export declare function attempts (): string[]
