@@ -45,8 +45,12 @@ export class RateLimiter {
       }
       const ms = Math.ceil((Math.min(bytes, this.#rate) - this.#tokens) * 1000 / this.#rate)
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(resolve, Math.max(1, ms))
-        options.signal?.addEventListener('abort', () => { clearTimeout(t); reject(options.signal?.reason) }, { once: true })
+        const { signal } = options
+        const onAbort = (): void => { clearTimeout(t); reject(signal?.reason) }
+        // The listener goes when the wait ends either way: a long-lived signal (a whole transfer's) must not
+        // collect one per wait.
+        const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, Math.max(1, ms))
+        signal?.addEventListener('abort', onAbort, { once: true })
       })
     }
   }
