@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createNode } from '@dopt/node'
+import { createNode, nodeIdentity } from '@dopt/node'
 import type { AddFileOptions, DoptNode, Job, NodeConfig } from '@dopt/node'
-import { randomBytesSeeded, startOrigin } from '@dopt/lab'
+import { freePort, randomBytesSeeded, startOrigin } from '@dopt/lab'
 import type { Origin } from '@dopt/lab'
 
 /** Settings that keep swarm tests quick: short discovery and origin delays, small cache threshold. */
@@ -31,6 +31,8 @@ export interface Swarm {
   path(name: string): string
   /** A node with its own data folder; `config` overrides SWARM. */
   node(name: string, config?: NodeConfig): Promise<DoptNode>
+  /** `count` nodes that know each other (static peers, a full mesh), started together. */
+  mesh(prefix: string, count: number, config?: NodeConfig): Promise<DoptNode[]>
   close(): Promise<void>
 }
 
@@ -51,6 +53,17 @@ export async function swarm (): Promise<Swarm> {
       const node = await createNode({ ...SWARM, ...config, dataDir: join(dir, name) })
       s.nodes.push(node)
       return node
+    },
+    async mesh (prefix, count, config = {}) {
+      const names = Array.from({ length: count }, (_, i) => `${prefix}${i}`)
+      const ids = await Promise.all(names.map(async name => await nodeIdentity(join(dir, name))))
+      const ports = await Promise.all(names.map(async () => await freePort()))
+      const addr = (i: number): string => `/ip4/127.0.0.1/tcp/${ports[i]!}/p2p/${ids[i]!}`
+      return await Promise.all(names.map(async (name, i) => await s.node(name, {
+        ...config,
+        listen: [`/ip4/127.0.0.1/tcp/${ports[i]!}`],
+        peers: [...(config.peers ?? []), ...names.map((_, j) => addr(j)).filter((_, j) => j !== i)]
+      })))
     },
     async close () {
       await Promise.allSettled(s.nodes.map(async n => { await n.stop() }))

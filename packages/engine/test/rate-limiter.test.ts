@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import { describe, expect, it } from 'vitest'
 import { RateLimiter } from '../src/rate-limiter.js'
 
@@ -33,7 +34,6 @@ describe('RateLimiter', () => {
   it('leaves no abort listener behind on a signal once its waits are over', async () => {
     const limiter = new RateLimiter(100_000)
     const controller = new AbortController()
-    const { getEventListeners } = await import('node:events')
     // 8 takes of a quarter of the bucket: the last four wait.
     for (let i = 0; i < 8; i++) await limiter.take(25_000, { signal: controller.signal })
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0)

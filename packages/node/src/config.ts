@@ -48,6 +48,11 @@ export interface NodeConfig extends EngineInit {
   maxConcurrentUploads?: number
   /** Pieces served at once to one peer, so that no peer can take every upload slot. @default 4 */
   maxUploadsPerPeer?: number
+  /**
+   * Versions of the piece protocol to speak, newest first: `['1.0.0']` makes a node that talks as nodes before
+   * 1.1.0 did (interoperability tests). @default ['1.1.0', '1.0.0']
+   */
+  protocolVersions?: Array<'1.0.0' | '1.1.0'>
 }
 
 /** The default data folder: `$XDG_DATA_HOME/dopt`, else `~/.local/share/dopt`. */

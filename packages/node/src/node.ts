@@ -75,7 +75,8 @@ export async function createNode (config: NodeConfig = {}): Promise<DoptNode> {
         listen: config.listen, peers: config.peers, groupId: config.groupId, psk: config.psk, dataDir,
         // lan: mDNS only; group: mDNS and the group's private DHT; internet: the DHT too, mDNS for the LAN.
         mdns: config.mdns ?? true, ...(config.mdnsInterface !== undefined ? { mdnsInterface: config.mdnsInterface } : {}), dht: mode !== 'lan', maxConcurrentUploads: config.maxConcurrentUploads,
-        maxUploadsPerPeer: config.maxUploadsPerPeer, uploadRate: config.uploadRate
+        maxUploadsPerPeer: config.maxUploadsPerPeer, uploadRate: config.uploadRate,
+        ...(config.protocolVersions !== undefined ? { protocolVersions: config.protocolVersions } : {})
       }, { content: new ContentServerImpl(cache, live) })
       const network = peerNetwork(p2p)
       await cache.start(network)

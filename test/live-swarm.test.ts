@@ -1,0 +1,108 @@
+import { writeFile } from 'node:fs/promises'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { manifestOfFile } from '@dopt/content'
+import { waitUntil } from '@dopt/lab'
+import type { DoptNode, Job } from '@dopt/node'
+import { digest, digestOf } from './helpers/harness.js'
+import { fetchFile, swarm } from './helpers/swarm.js'
+import type { Swarm } from './helpers/swarm.js'
+
+const MiB = 1 << 20
+let s: Swarm
+beforeEach(async () => { s = await swarm() })
+afterEach(async () => { await s.close() })
+
+async function started (node: DoptNode, url: string, path: string, sha256: string): Promise<Job> {
+  const job = await node.jobs.createJob(`get ${path}`, 'download')
+  await job.addFile(url, path, { sha256 })
+  await job.resume()
+  return job
+}
+
+describe('the live swarm', () => {
+  it('8 nodes started together on a plain URL with a SHA-256: the origin sends at most 1.3 copies, and each node counts what it sent', async () => {
+    const size = 16 * MiB
+    const { url, data } = s.serve('fleet.bin', size)
+    // A slow origin (per response), as the swarm's reason to exist: pieces are shared while they arrive.
+    s.origin.setFault('/fleet.bin', { rate: 8 * MiB })
+    const nodes = await s.mesh('n', 8, { uploadRate: 40 * MiB })
+    const jobs = await Promise.all(nodes.map(async (node, i) => await fetchFile(node, url, s.path(`out${i}.bin`), { sha256: digest(data) })))
+    for (let i = 0; i < nodes.length; i++) expect(await digestOf(s.path(`out${i}.bin`))).toBe(digest(data))
+    expect(s.origin.bytesSent).toBeLessThanOrEqual(1.3 * size)
+    // Honest accounting: what the nodes say the origin sent them is what the origin sent.
+    const fromOrigin = jobs.reduce((n, j) => n + j.getProgress().bytesFromOrigin, 0)
+    expect(fromOrigin).toBe(s.origin.bytesSent)
+    // Peers traded pieces: everyone got most of the file from the others, and sent about as much.
+    for (const job of jobs) expect(job.getProgress().bytesFromPeers).toBeGreaterThan(size / 2)
+    const uploaded = nodes.reduce((n, node) => n + node.getStats().bytesUploaded, 0)
+    const fromPeers = jobs.reduce((n, j) => n + j.getProgress().bytesFromPeers, 0)
+    expect(uploaded).toBeGreaterThanOrEqual(fromPeers)
+  })
+
+  it('a node joining mid-download takes pieces from nodes still downloading', async () => {
+    const size = 24 * MiB
+    const { url, data } = s.serve('join.bin', size)
+    s.origin.setFault('/join.bin', { rate: 6 * MiB })
+    const [a, b] = await s.mesh('early', 2)
+    const jobs = await Promise.all([a!, b!].map(async (node, i) => await started(node, url, s.path(`early${i}.bin`), digest(data))))
+    await waitUntil('both early nodes have a quarter', () => jobs.every(j => j.getProgress().bytesTransferred >= 6 * MiB), { timeoutMs: 20_000 })
+    // Nobody holds the whole file: the late node can only have pieces from downloads still running.
+    expect(jobs.map(j => j.getState())).toEqual(['transferring', 'transferring'])
+    const late = await s.node('late', { peers: [...a!.getMultiaddrs(), ...b!.getMultiaddrs()] })
+    const lateJob = await started(late, url, s.path('late.bin'), digest(data))
+    await waitUntil('the late node has pieces from peers', () => lateJob.getProgress().bytesFromPeers >= 4 * MiB, { timeoutMs: 20_000 })
+    expect(jobs.filter(j => j.getState() === 'transferred')).toHaveLength(0)
+    for (const job of [...jobs, lateJob]) {
+      expect(await job.waitFor()).toBe('transferred')
+      await job.complete()
+    }
+    expect(await digestOf(s.path('late.bin'))).toBe(digest(data))
+    expect(s.origin.bytesSent).toBeLessThanOrEqual(1.3 * size)
+  })
+
+  it('a pinned manifest comes from the origin\'s sidecar when no peer holds it, and its bytes are counted', async () => {
+    const size = 6 * MiB
+    const { url, data } = s.serve('pinned.bin', size)
+    await writeFile(s.path('publisher.bin'), data)
+    const published = await manifestOfFile(s.path('publisher.bin'))
+    s.origin.setFile('/pinned.bin.dopt-manifest', { data: published.bytes })
+    const node = await s.node('solo')
+    const job = await fetchFile(node, url, s.path('pinned.bin'), { manifest: published.cid })
+    expect(await digestOf(s.path('pinned.bin'))).toBe(digest(data))
+    expect(s.origin.requests.some(r => r.path === '/pinned.bin.dopt-manifest' && r.status === 200)).toBe(true)
+    expect(job.getProgress().bytesFromOrigin).toBe(size + published.bytes.byteLength)
+    expect(job.getProgress().bytesFromOrigin).toBe(s.origin.bytesSent)
+    expect(job.toJSON().files[0]!.manifestCid).toBe(published.cid)
+  })
+
+  it('with a pinned manifest and no sidecar nor peer, the job waits (MANIFEST_UNAVAILABLE, transient)', async () => {
+    const { url, data } = s.serve('nowhere.bin', 2 * MiB)
+    await writeFile(s.path('p.bin'), data)
+    const { cid } = await manifestOfFile(s.path('p.bin'))
+    const node = await s.node('waiting', { minimumRetryDelay: 30 })
+    const job = await node.jobs.createJob('pinned, nowhere', 'download')
+    await job.addFile(url, s.path('nowhere.bin'), { manifest: cid })
+    await job.resume()
+    expect(await job.waitFor(['transient-error', 'transferred', 'error'])).toBe('transient-error')
+    expect(job.getError()?.code).toBe('MANIFEST_UNAVAILABLE')
+  })
+
+  it('nodes of 1.0.0 serve, and are served, alongside 1.1.0 ones', async () => {
+    const size = 8 * MiB
+    const { url, data } = s.serve('old.bin', size)
+    const old = await s.node('old', { protocolVersions: ['1.0.0'] })
+    await fetchFile(old, url, s.path('old.bin'))
+    const sent = s.origin.bytesSent
+    const fresh = await s.mesh('fresh', 2, { peers: old.getMultiaddrs() })
+    const jobs = await Promise.all(fresh.map(async (node, i) => await fetchFile(node, url, s.path(`fresh${i}.bin`), { sha256: digest(data) })))
+    for (let i = 0; i < 2; i++) expect(await digestOf(s.path(`fresh${i}.bin`))).toBe(digest(data))
+    expect(s.origin.bytesSent).toBe(sent) // all from peers
+    expect(old.getStats().bytesUploaded).toBeGreaterThan(0)
+    expect(jobs.every(j => j.getProgress().bytesFromPeers >= size)).toBe(true)
+    // And the old node is served by the new ones: it asks by 1.0.0 (manifest for the content key, then pieces).
+    const oldPeer = await s.node('old-peer', { protocolVersions: ['1.0.0'], peers: fresh[0]!.getMultiaddrs() })
+    const served = await fetchFile(oldPeer, url, s.path('old-peer.bin'), { sha256: digest(data) })
+    expect(served.getProgress().bytesFromPeers).toBe(size)
+    expect(s.origin.bytesSent).toBe(sent)
+  })
+})
