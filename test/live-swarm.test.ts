@@ -75,6 +75,32 @@ describe('the live swarm', () => {
     expect(job.toJSON().files[0]!.manifestCid).toBe(published.cid)
   })
 
+  it('a pinned manifest from a file the caller gives, in another piece size than the node\'s (it takes the manifest\'s)', async () => {
+    const size = 3 * MiB + 123
+    const { url, data } = s.serve('given.bin', size)
+    await writeFile(s.path('publisher.bin'), data)
+    const published = await manifestOfFile(s.path('publisher.bin'), { pieceSize: 256 * 1024 })
+    await writeFile(s.path('given.manifest'), published.bytes)
+    const node = await s.node('given')
+    const job = await fetchFile(node, url, s.path('given.bin'), { manifest: published.cid, manifestFrom: s.path('given.manifest') })
+    expect(await digestOf(s.path('given.bin'))).toBe(digest(data))
+    expect(s.origin.requests.some(r => r.path.endsWith('.dopt-manifest'))).toBe(false)
+    expect(job.getProgress().bytesFromOrigin).toBe(size)
+    const node2 = await s.node('given2', { peers: node.getMultiaddrs() })
+    // The next node gets it from the first (by CID, from its cache), with no file and no sidecar.
+    const job2 = await fetchFile(node2, url, s.path('given2.bin'), { manifest: published.cid })
+    expect(job2.getProgress().bytesFromPeers).toBe(size)
+    expect(job2.getProgress().bytesFromOrigin).toBe(0)
+  })
+
+  it('refuses manifestFrom without a pinned manifest, or as a relative path', async () => {
+    const { url } = s.serve('bad.bin', MiB)
+    const node = await s.node('bad')
+    const job = await node.jobs.createJob('bad', 'download')
+    await expect(job.addFile(url, s.path('b1.bin'), { manifestFrom: '/tmp/x' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('CID') })
+    await expect(job.addFile(url, s.path('b2.bin'), { manifest: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', manifestFrom: 'x.manifest' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+  })
+
   it('with a pinned manifest and no sidecar nor peer, the job waits (MANIFEST_UNAVAILABLE, transient)', async () => {
     const { url, data } = s.serve('nowhere.bin', 2 * MiB)
     await writeFile(s.path('p.bin'), data)

@@ -14,6 +14,8 @@ export interface GetOptions {
   json: boolean
   sha256?: string
   manifest?: string
+  /** Where the pinned manifest's bytes are, if not beside the file: a URL or a path. */
+  manifestFrom?: string
   validateCmd?: string
   priority: JobPriority
   retryDelay: number
@@ -31,6 +33,7 @@ export async function parseGet (argv: string[]): Promise<GetOptions> {
       output: { type: 'string', short: 'o' },
       sha256: { type: 'string' },
       manifest: { type: 'string' },
+      'manifest-from': { type: 'string' },
       'validate-cmd': { type: 'string' },
       priority: { type: 'string', default: 'foreground' },
       'retry-delay': { type: 'string' },
@@ -41,6 +44,8 @@ export async function parseGet (argv: string[]): Promise<GetOptions> {
   if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'get needs a URL' : `get takes one URL, got ${positionals.length}`)
   if (values.output === undefined || values.output === '') throw new UsageError('get needs -o PATH')
   if (!['foreground', 'high', 'normal', 'low'].includes(values.priority)) throw new UsageError('--priority must be foreground, high, normal or low')
+  const from = values['manifest-from']
+  if (from !== undefined && values.manifest === undefined) throw new UsageError('--manifest-from says where the manifest pinned with --manifest CID is: give --manifest too')
   return {
     url: positionals[0]!,
     output: resolve(values.output),
@@ -48,6 +53,7 @@ export async function parseGet (argv: string[]): Promise<GetOptions> {
     json: values.json,
     sha256: values.sha256,
     manifest: values.manifest,
+    ...(from !== undefined ? { manifestFrom: /^https?:\/\//i.test(from) ? from : resolve(from) } : {}),
     validateCmd: values['validate-cmd'],
     priority: values.priority as JobPriority,
     retryDelay: seconds(values['retry-delay'], '--retry-delay', 2),
@@ -125,7 +131,7 @@ export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = proces
     if (job == null) {
       job = await node.jobs.createJob(displayName(opts.output), 'download')
       try {
-        await job.addFile(opts.url, opts.output, { sha256: opts.sha256, manifest: opts.manifest })
+        await job.addFile(opts.url, opts.output, { sha256: opts.sha256, manifest: opts.manifest, ...(opts.manifestFrom !== undefined ? { manifestFrom: opts.manifestFrom } : {}) })
       } catch (e) {
         await job.cancel() // a bad URL, path or digest: leave no empty job behind
         throw e

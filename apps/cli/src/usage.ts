@@ -34,7 +34,9 @@ Options that start a node (get, daemon):
 Options of get:
   -o, --output PATH     where the file goes (required)
   --sha256 HEX          expected SHA-256 of the file; a mismatch is a validation failure
-  --manifest CID        manifest to check pieces against
+  --manifest CID        a publisher's manifest (dopt manifest FILE) to check every piece against; its bytes come
+                        from peers or from <URL>.dopt-manifest on the origin
+  --manifest-from SRC   where that manifest is otherwise: a URL or a file
   --validate-cmd CMD    run "CMD TEMPORARY_PATH" once transferred; exit 0 means valid
   --priority P          foreground | high | normal | low (default: foreground)
   --retry-delay S       seconds between retries after a transient error (default: 2)

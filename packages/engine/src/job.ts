@@ -1,4 +1,4 @@
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname, isAbsolute, join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { rename, rm, stat } from 'node:fs/promises'
 import {
@@ -174,6 +174,7 @@ export class JobImpl implements Job, FileOwner {
       sha256 = options.sha256.toLowerCase()
     }
     const manifestCid = options.manifest === undefined ? null : parseCid(options.manifest).toString()
+    const manifestFrom = checkManifestFrom(options.manifestFrom, manifestCid, this.id)
     if (this.files.some(f => f.localName === localName)) {
       throw new InvalidArgumentError(`the job already has a file for ${localName}`, { jobId: this.id, path: localName })
     }
@@ -183,7 +184,7 @@ export class JobImpl implements Job, FileOwner {
       temporaryName: temporaryNameFor(localName, this.id, index),
       sha256, manifestCid, manifestPinned: manifestCid != null, size: null, etag: null, lastModified: null,
       finalUrl: null, acceptRanges: false, pieceSize: this.#ctx.settings.pieceSize, completed: false,
-      validationState: 'unset', originOnly: false, transferredNotified: false
+      validationState: 'unset', originOnly: false, transferredNotified: false, manifestFrom
     }
     const file = new JobFileImpl(record, this)
     this.files.push(file)
@@ -547,6 +548,17 @@ export class JobImpl implements Job, FileOwner {
 }
 
 const MAX_TIMER_MS = MAX_TIMER_SECONDS * 1000
+
+/** Where a pinned manifest's bytes are: an http(s) URL or an absolute path, and only with a pinned manifest. */
+function checkManifestFrom (from: string | undefined, cid: string | null, jobId: string): string | null {
+  if (from === undefined) return null
+  if (cid == null) throw new InvalidArgumentError('manifestFrom says where a pinned manifest is: give its CID too (manifest)', { jobId })
+  if (typeof from !== 'string' || !(/^https?:\/\//i.test(from) || isAbsolute(from))) {
+    throw new InvalidArgumentError(`manifestFrom must be an http(s) URL or an absolute path, not ${JSON.stringify(from)}`, { jobId })
+  }
+  if (/^https?:/i.test(from)) checkUrl(from)
+  return from
+}
 const CALLBACKS = ['jobTransferred', 'jobError', 'jobModification', 'fileTransferred'] as const
 
 /** null, or an object whose callbacks (the four of BITS' IBackgroundCopyCallback) are functions where given. */

@@ -105,13 +105,14 @@ async function attempt (ctx: TransferContext): Promise<'done' | 'repair'> {
     // Pieces dropped to be fetched again from the origin keep the hash they had: the origin's says who lied.
     const dropped = new Map<number, Uint8Array>()
     for (const [i, h] of hashes) if (file.done?.get(i) !== true) dropped.set(i, h)
-    const plan = await planPeers(ctx)
+    const pinned = await pinnedManifest(ctx)
+    const plan = await planPeers(ctx, pinned)
     // The whole file's SHA-256: the one given, else a trusted manifest's (the publisher's).
-    const want = file.record.sha256 != null ? parseSha256Hex(file.record.sha256) : plan?.manifest?.manifest.sha256 ?? null
+    const want = file.record.sha256 != null ? parseSha256Hex(file.record.sha256) : pinned?.manifest.sha256 ?? null
     const size = file.record.size
     const whole = want != null && size != null ? new WholeFileHash(size, file.record.pieceSize, WHOLE_HASH_MEMORY) : null
     const sink = new PieceSink({
-      file, handle, store, settings: ctx.settings, expected: plan?.manifest?.manifest.pieceHashes ?? null, hashes,
+      file, handle, store, settings: ctx.settings, expected: pinned?.manifest.pieceHashes ?? null, hashes,
       onAccept: whole == null ? undefined : (index, bytes) => { whole.add(index, bytes) },
       onPiece: (index, length, from, hash) => {
         if (file.done == null) file.streamed += length
@@ -126,7 +127,7 @@ async function attempt (ctx: TransferContext): Promise<'done' | 'repair'> {
         await swarmDownload({
           file, key: plan.key, trust: plan.trust, sink, network: ctx.peers.network, origin: ctx.origin, live: plan.live,
           self: ctx.peers.self, settings: ctx.settings, originDelay: ctx.originDelay, signal, bans: ctx.peers.bans,
-          peers: plan.manifest?.peers ?? [], limiter: ctx.limiter
+          peers: pinned?.peers ?? [], limiter: ctx.limiter
         })
       } else {
         for (const run of missingRuns(file)) {
@@ -158,7 +159,7 @@ async function attempt (ctx: TransferContext): Promise<'done' | 'repair'> {
       }
       // Checked end to end: every piece may be vouched for now.
       file.live?.checked()
-    } else if (plan?.manifest != null) {
+    } else if (pinned != null) {
       file.live?.checked()
     }
     await recordManifest(ctx, hashes)
@@ -173,8 +174,40 @@ async function attempt (ctx: TransferContext): Promise<'done' | 'repair'> {
 interface PeerPlan {
   key: string
   trust: SwarmTrust
-  manifest: ResolvedManifest | null
   live: LiveContent
+}
+
+/**
+ * The manifest the caller pinned, wherever its bytes are (`resolvePinnedManifest`), checked against the file: its
+ * size must be the origin's. A file with no piece yet takes the manifest's piece size (a publisher may choose
+ * another than this node's); one with pieces of another size starts over. MANIFEST_UNAVAILABLE when nobody has it:
+ * a pinned file is never downloaded unchecked.
+ */
+async function pinnedManifest (ctx: TransferContext): Promise<ResolvedManifest | null> {
+  const { file } = ctx
+  if (!file.record.manifestPinned || file.done?.full === true) return null
+  const resolved = await resolvePinnedManifest({ file, store: ctx.store, client: ctx.client, network: ctx.peers?.network, settings: ctx.settings, signal: ctx.signal })
+  if (resolved == null) {
+    throw new ManifestUnavailableError(`the manifest ${file.record.manifestCid ?? ''} pinned for ${file.remoteName} is not in the store, beside the file on the origin, or with any peer`, { context: 'remote-file', url: file.remoteName })
+  }
+  const { manifest } = resolved
+  if (manifest.size !== file.record.size) {
+    throw new ValidationFailedError(`the manifest ${resolved.cid} does not describe ${file.remoteName}: it is for ${manifest.size} bytes, the origin has ${file.record.size ?? 'an unknown size'}`, { context: 'remote-file', url: file.remoteName })
+  }
+  if (manifest.pieceSize !== file.record.pieceSize) {
+    if ((file.done?.count ?? 0) > 0) {
+      const { etag, lastModified } = file.record
+      await resetFile(ctx, null)
+      Object.assign(file.record, { etag, lastModified })
+    }
+    file.record.pieceSize = manifest.pieceSize
+    file.setSize(manifest.size)
+    await ctx.store.putFile(file.record)
+  }
+  if (!fits(resolved, file)) {
+    throw new ValidationFailedError(`the manifest ${resolved.cid} does not describe ${file.remoteName}`, { context: 'remote-file', url: file.remoteName })
+  }
+  return resolved
 }
 
 /**
@@ -184,7 +217,7 @@ interface PeerPlan {
  * is taken only when something checks the whole file (the SHA-256, the application's validation, a private group,
  * or a group the operator trusts). Either way the download serves what it may to peers while it runs.
  */
-async function planPeers (ctx: TransferContext): Promise<PeerPlan | null> {
+async function planPeers (ctx: TransferContext, manifest: ResolvedManifest | null): Promise<PeerPlan | null> {
   const { file, peers, settings } = ctx
   const size = file.record.size
   if (peers == null || file.record.originOnly || size == null || size < ctx.minPeerFileSize || file.done?.full === true) {
@@ -192,16 +225,8 @@ async function planPeers (ctx: TransferContext): Promise<PeerPlan | null> {
     return null
   }
   const key = contentKey(file.remoteName, file.record.etag, size).toString()
-  let manifest: ResolvedManifest | null = null
   let trust: SwarmTrust
-  if (file.record.manifestPinned) {
-    manifest = await resolvePinnedManifest({ file, store: ctx.store, client: ctx.client, network: peers.network, settings, signal: ctx.signal })
-    if (manifest == null) {
-      throw new ManifestUnavailableError(`the manifest ${file.record.manifestCid ?? ''} pinned for ${file.remoteName} is not in the store, beside the file on the origin, or with any peer`, { context: 'remote-file', url: file.remoteName })
-    }
-    if (!fits(manifest, file)) {
-      throw new ValidationFailedError(`the manifest ${manifest.cid} does not describe ${file.remoteName} (${manifest.manifest.size} bytes in pieces of ${manifest.manifest.pieceSize}, not ${size})`, { context: 'remote-file', url: file.remoteName })
-    }
+  if (manifest != null) {
     trust = { kind: 'manifest', hashes: manifest.manifest.pieceHashes }
   } else {
     const acceptPeers = file.record.sha256 != null || ctx.validates || peers.privateGroup || settings.trustGroup
@@ -222,7 +247,7 @@ async function planPeers (ctx: TransferContext): Promise<PeerPlan | null> {
   }
   // Announced, so that DHT peers find it; best effort (a lone node has no DHT peers).
   for (const k of live.keys) void peers.network.provide(k).catch(() => {})
-  return { key: swarmKey, trust, manifest, live }
+  return { key: swarmKey, trust, live }
 }
 
 async function closeLive (file: JobFileImpl): Promise<void> {
