@@ -113,6 +113,22 @@ describe('the live swarm', () => {
     expect(job.getError()?.code).toBe('MANIFEST_UNAVAILABLE')
   })
 
+  it('without an end-to-end check, peers are used in a private group (PSK) or with trustGroup, and not otherwise', async () => {
+    const size = 4 * MiB
+    const { url } = s.serve('trust.bin', size)
+    const psk = new Uint8Array(32).fill(9)
+    const privateSeed = await s.node('private-seed', { psk })
+    await fetchFile(privateSeed, url, s.path('private-seed.bin'))
+    const member = await s.node('member', { psk, peers: privateSeed.getMultiaddrs() })
+    expect((await fetchFile(member, url, s.path('member.bin'))).getProgress().bytesFromPeers).toBe(size)
+    const seed = await s.node('seed')
+    await fetchFile(seed, url, s.path('seed.bin'))
+    const trusting = await s.node('trusting', { trustGroup: true, peers: seed.getMultiaddrs() })
+    expect((await fetchFile(trusting, url, s.path('trusting.bin'))).getProgress().bytesFromPeers).toBe(size)
+    const careful = await s.node('careful', { peers: seed.getMultiaddrs() })
+    expect((await fetchFile(careful, url, s.path('careful.bin'))).getProgress().bytesFromPeers).toBe(0)
+  })
+
   it('nodes of 1.0.0 serve, and are served, alongside 1.1.0 ones', async () => {
     const size = 8 * MiB
     const { url, data } = s.serve('old.bin', size)
