@@ -35,6 +35,7 @@ interface Slot {
   expectingExit: boolean
   left: boolean
   restarts: number
+  resumedBytes: number | null
   /** Resolved when it is done, has failed, or left. */
   settled: boolean
   ready: { resolve: () => void, reject: (err: Error) => void } | null
@@ -96,6 +97,7 @@ export async function runDoptFleet (ctx: SystemContext): Promise<SystemOutcome> 
     expectingExit: false,
     left: false,
     restarts: 0,
+    resumedBytes: null,
     settled: false,
     ready: null
   }))
@@ -122,6 +124,7 @@ export async function runDoptFleet (ctx: SystemContext): Promise<SystemOutcome> 
         return
       case 'started':
         slot.startedAt ??= msg.at
+        if (slot.restarts > 0) slot.resumedBytes = msg.bytesTransferred
         break
       case 'done':
         slot.doneAt = msg.at
@@ -268,6 +271,7 @@ export async function runDoptFleet (ctx: SystemContext): Promise<SystemOutcome> 
     if (error !== null && !verified) result.error = error
     if (scenario.arrival.kind === 'seed-first' && slot.index === 0) result.seed = true
     if (slot.restarts > 0) result.restarts = slot.restarts
+    if (slot.resumedBytes !== null) result.resumedBytes = slot.resumedBytes
     nodes.push(result)
   }
   return { nodes, releasedAt }

@@ -96,6 +96,8 @@ export interface NodeResult {
   seed?: boolean
   /** Times its process was killed and started again on the same data folder (churn). */
   restarts?: number
+  /** Bytes already verified when its last restarted process found its job again (a resume, not a new start). */
+  resumedBytes?: number
 }
 
 /** What the origin saw during one run. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { manifestOfFile, toHex } from '@dopt/content'
 import { AbortedError } from '@dopt/interface'
+import { BASELINES } from './baselines.js'
 import { arrivalTimes, lowerBounds, requiredNodes } from './bounds.js'
 import { runDoptFleet } from './dopt-fleet.js'
 import { sampleCounter } from './egress.js'
@@ -47,7 +48,10 @@ export interface LabInit {
   workDir?: string
   /** Keep that temporary folder. @default false */
   keep?: boolean
-  /** Systems other than dopt that this build can run, by name; a scenario asking for another fails before any run. */
+  /**
+   * Systems other than dopt that can run, by name; a scenario asking for another fails before any run.
+   * @default BASELINES (what this build has)
+   */
   baselines?: Baselines
   signal?: AbortSignal
   onProgress?: (progress: LabProgress) => void
@@ -64,14 +68,7 @@ export async function runLab (init: LabInit): Promise<Report> {
   const { scenario } = init
   const repeats = init.repeat ?? 1
   if (!Number.isInteger(repeats) || repeats < 1 || repeats > 100) throw new ScenarioError('repeat', `must be a whole number from 1 to 100, not ${repeats}`)
-  const systems: Array<[SystemRun['system'], SystemRunner]> = [['dopt', runDoptFleet]]
-  for (const name of scenario.baselines) {
-    const runner = init.baselines?.[name]
-    if (runner === undefined) {
-      throw new ScenarioError('baselines', `"${name}" is not available in this build (its runner, packages/lab/src/baseline-aria2.ts, is not wired in)`)
-    }
-    systems.push([name, runner])
-  }
+  const systems = systemsFor(scenario, init.baselines)
   const signal = init.signal ?? new AbortController().signal
   const startedAt = new Date().toISOString()
   const work = await mkdtemp(join(init.workDir ?? tmpdir(), 'dopt-lab-'))
@@ -97,6 +94,22 @@ export async function runLab (init: LabInit): Promise<Report> {
   } finally {
     if (init.keep !== true) await rm(work, { recursive: true, force: true })
   }
+}
+
+/**
+ * dopt, then the scenario's baselines, with their runners; ScenarioError naming the first baseline this build
+ * cannot run (checked before anything starts).
+ */
+export function systemsFor (scenario: Pick<ResolvedScenario, 'baselines'>, baselines: Baselines = BASELINES): Array<[SystemRun['system'], SystemRunner]> {
+  const systems: Array<[SystemRun['system'], SystemRunner]> = [['dopt', runDoptFleet]]
+  for (const name of scenario.baselines) {
+    const runner = baselines[name]
+    if (runner === undefined) {
+      throw new ScenarioError('baselines', `"${name}" is not available in this build (no runner for it in packages/lab/src/baselines.ts)`)
+    }
+    systems.push([name, runner])
+  }
+  return systems
 }
 
 /** The payload file (seeded random bytes), its SHA-256 and its manifest, made once per lab. */

@@ -34,7 +34,8 @@ function parseAmount (value: unknown, what: string, pattern: RegExp, want: strin
   const match = pattern.exec(value)
   const unit = match === null ? undefined : UNITS[(match[2] ?? '').toLowerCase()]
   if (match === null || unit === undefined) throw new InvalidArgumentError(`${what} must be ${want}, not ${JSON.stringify(value)}`)
-  return Math.round(Number(match[1]) * unit)
+  // A unit's fraction of a byte rounds (1.1MiB); a bare byte count must already be whole.
+  return unit === 1 ? Number(match[1]) : Math.round(Number(match[1]) * unit)
 }
 
 /** `64 MiB`, `1.5 GiB`, `512 B`: binary units, one decimal when not whole. */
