@@ -1,18 +1,11 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { InvalidArgumentError } from '@dopt/interface'
+import type { Chart } from './charts.js'
 import type { Report, SystemRun } from './fleet-types.js'
 import { formatArrival } from './scenario.js'
 import { cpuSecondsPerGiBPerNode, overBound } from './summary.js'
 import { formatBytes } from './units.js'
-
-/** A chart to write beside a report (what `renderCharts(report)` of charts.ts gives). */
-export interface Chart {
-  /** File name without `.svg`: letters, digits, '.', '_', '-'. */
-  name: string
-  title: string
-  svg: string
-}
 
 export interface WrittenReport {
   json: string

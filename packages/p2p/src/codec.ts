@@ -11,9 +11,18 @@ export const MessageType = {
   HAVE_REQ: 0x02,
   PIECE_REQ: 0x03,
   CANCEL: 0x04,
+  /** 1.1.0: subscribe to the live state of some content (STATE, then UPDATEs, until CANCEL). */
+  SUBSCRIBE: 0x05,
   MANIFEST: 0x81,
   HAVE: 0x82,
+  /** 1.0.0's piece answer: the whole piece in one frame. */
   PIECE: 0x83,
+  /** 1.1.0: the state a subscription starts from: piece size, piece count, and the bitfield of pieces served. */
+  STATE: 0x84,
+  /** 1.1.0: changes to a subscription's content (entries). */
+  UPDATE: 0x85,
+  /** 1.1.0's piece answer: part of a piece (total length, offset, bytes); a piece is one or more, in order. */
+  DATA: 0x86,
   REFUSE: 0x8f
 } as const
 export type MessageType = typeof MessageType[keyof typeof MessageType]
@@ -28,11 +37,40 @@ export const RefuseReason = {
 } as const
 export type RefuseReason = typeof RefuseReason[keyof typeof RefuseReason]
 
+/** What a 1.1.0 UPDATE says about one piece. */
+export const EntryKind = {
+  /** Served now (its hash is one the receiver must already know: a manifest's, or vouched by another). */
+  HAVE: 1,
+  /** Served now, and vouched for with this hash: the sender fetched it from the origin itself (or checked the file). */
+  VOUCH: 2,
+  /** Being fetched from the origin by the sender: served now as its bytes arrive (ask it rather than the origin). */
+  INTENT: 3,
+  /** The sender gave up fetching it. */
+  UNINTENT: 4,
+  /** No longer served. */
+  LOST: 5
+} as const
+export type EntryKind = typeof EntryKind[keyof typeof EntryKind]
+
+export interface Entry {
+  kind: EntryKind
+  index: number
+  /** For VOUCH: the piece's SHA-256. */
+  hash?: Uint8Array
+}
+
 export const KiB = 1024
 export const MiB = 1024 * KiB
 
 /** Bytes before the payload: length (4) + type (1) + request id (4). */
 export const HEADER_LENGTH = 9
+/** A DATA frame's payload starts with u32 total length of the piece, u32 offset of this part. */
+export const DATA_HEADER = 8
+/** A STATE payload starts with u32 piece size, u32 piece count, u8 flags; the bitfield follows. */
+export const STATE_HEADER = 9
+/** Bytes of one entry in an UPDATE: u8 kind, u32 index, and for VOUCH the 32-byte hash. */
+const ENTRY_LENGTH = 5
+const HASH_LENGTH = 32
 /** Longest key or CID string a request may carry. */
 export const MAX_KEY_LENGTH = 256
 /** Largest payload of each message type; anything larger aborts the stream. */
@@ -41,22 +79,38 @@ export const MAX_PAYLOAD: Record<MessageType, number> = {
   [MessageType.HAVE_REQ]: MAX_KEY_LENGTH,
   [MessageType.PIECE_REQ]: 4 + MAX_KEY_LENGTH,
   [MessageType.CANCEL]: 0,
+  [MessageType.SUBSCRIBE]: MAX_KEY_LENGTH,
   [MessageType.MANIFEST]: 8 * MiB,
   [MessageType.HAVE]: 2 * MiB,
   [MessageType.PIECE]: 16 * MiB,
+  [MessageType.STATE]: STATE_HEADER + 2 * MiB,
+  [MessageType.UPDATE]: 1 * MiB,
+  [MessageType.DATA]: DATA_HEADER + 1 * MiB,
   [MessageType.REFUSE]: 1 + KiB
 }
 
-const REQUESTS = new Set<number>([MessageType.MANIFEST_REQ, MessageType.HAVE_REQ, MessageType.PIECE_REQ, MessageType.CANCEL])
+const REQUESTS = new Set<number>([MessageType.MANIFEST_REQ, MessageType.HAVE_REQ, MessageType.PIECE_REQ, MessageType.CANCEL, MessageType.SUBSCRIBE])
+/** Types only protocol 1.1.0 has: on a 1.0.0 stream they are violations. */
+const V11_ONLY = new Set<number>([MessageType.SUBSCRIBE, MessageType.STATE, MessageType.UPDATE, MessageType.DATA])
 
 export function isRequest (type: MessageType): boolean {
   return REQUESTS.has(type)
 }
 
+/** Which types one side of a stream of `version` may receive: requests on the serving side, answers on the asking side. */
+export function receivable (side: 'server' | 'client', version: ProtocolVersion): (type: MessageType) => boolean {
+  return type => (side === 'server') === isRequest(type) && (version === '1.1.0' || !V11_ONLY.has(type))
+}
+
+export type ProtocolVersion = '1.0.0' | '1.1.0'
+
 export interface Frame {
   type: MessageType
   id: number
   payload: Uint8Array
+  /** DATA frames: the piece's whole length and where this part starts in it. */
+  total?: number
+  offset?: number
 }
 
 /** The header of a frame whose payload is `payloadLength` bytes. */
@@ -123,30 +177,139 @@ export function decodeRefuse (payload: Uint8Array): { reason: number, message: s
   return { reason: payload[0] ?? 0, message: new TextDecoder().decode(payload.subarray(1)) }
 }
 
+/** The state a subscription starts from. */
+export interface ContentStateFrame {
+  pieceSize: number
+  pieceCount: number
+  /** Bit 0: the sender holds the whole content. */
+  flags: number
+  /** Bitfield of the pieces served now, MSB first. */
+  have: Uint8Array
+}
+
+export function encodeState (state: ContentStateFrame): Uint8Array {
+  const bytes = Math.ceil(state.pieceCount / 8)
+  if (state.have.byteLength < bytes) throw new RangeError('bitfield shorter than the piece count')
+  const payload = new Uint8Array(STATE_HEADER + bytes)
+  const view = new DataView(payload.buffer)
+  view.setUint32(0, state.pieceSize)
+  view.setUint32(4, state.pieceCount)
+  view.setUint8(8, state.flags)
+  payload.set(state.have.subarray(0, bytes), STATE_HEADER)
+  return payload
+}
+
+export function decodeState (payload: Uint8Array): ContentStateFrame {
+  if (payload.byteLength < STATE_HEADER) throw new PeerProtocolError('short STATE')
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength)
+  const pieceSize = view.getUint32(0)
+  const pieceCount = view.getUint32(4)
+  if (payload.byteLength !== STATE_HEADER + Math.ceil(pieceCount / 8)) throw new PeerProtocolError('STATE bitfield does not match its piece count')
+  // Copies (not `slice`, a view on a Buffer): the received chunk's memory is not ours to keep.
+  return { pieceSize, pieceCount, flags: view.getUint8(8), have: new Uint8Array(payload.subarray(STATE_HEADER)) }
+}
+
+/** Entries as UPDATE payloads of at most the UPDATE limit each. */
+export function encodeEntries (entries: Entry[]): Uint8Array[] {
+  const out: Uint8Array[] = []
+  const limit = MAX_PAYLOAD[MessageType.UPDATE]
+  let at = 0
+  while (at < entries.length) {
+    let length = 0
+    let end = at
+    while (end < entries.length) {
+      const n = ENTRY_LENGTH + (entries[end]!.kind === EntryKind.VOUCH ? HASH_LENGTH : 0)
+      if (length + n > limit) break
+      length += n
+      end++
+    }
+    const payload = new Uint8Array(length)
+    const view = new DataView(payload.buffer)
+    let o = 0
+    for (let i = at; i < end; i++) {
+      const e = entries[i]!
+      view.setUint8(o, e.kind)
+      view.setUint32(o + 1, e.index)
+      o += ENTRY_LENGTH
+      if (e.kind === EntryKind.VOUCH) {
+        if (e.hash?.byteLength !== HASH_LENGTH) throw new RangeError('a VOUCH entry needs a 32-byte hash')
+        payload.set(e.hash, o)
+        o += HASH_LENGTH
+      }
+    }
+    out.push(payload)
+    at = end
+  }
+  return out
+}
+
+const ENTRY_KINDS = new Set<number>(Object.values(EntryKind))
+
+export function decodeEntries (payload: Uint8Array): Entry[] {
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength)
+  const entries: Entry[] = []
+  let o = 0
+  while (o < payload.byteLength) {
+    if (o + ENTRY_LENGTH > payload.byteLength) throw new PeerProtocolError('UPDATE ends inside an entry')
+    const kind = view.getUint8(o) as EntryKind
+    if (!ENTRY_KINDS.has(kind)) throw new PeerProtocolError(`unknown UPDATE entry kind ${kind}`)
+    const index = view.getUint32(o + 1)
+    o += ENTRY_LENGTH
+    if (kind === EntryKind.VOUCH) {
+      if (o + HASH_LENGTH > payload.byteLength) throw new PeerProtocolError('UPDATE ends inside a hash')
+      entries.push({ kind, index, hash: new Uint8Array(payload.subarray(o, o + HASH_LENGTH)) })
+      o += HASH_LENGTH
+    } else {
+      entries.push({ kind, index })
+    }
+  }
+  return entries
+}
+
+/** The header of a DATA frame carrying `length` bytes at `offset` of a piece of `total` bytes. */
+export function encodeDataHeader (id: number, total: number, offset: number, length: number): Uint8Array {
+  const header = new Uint8Array(HEADER_LENGTH + DATA_HEADER)
+  const view = new DataView(header.buffer)
+  view.setUint32(0, 5 + DATA_HEADER + length)
+  view.setUint8(4, MessageType.DATA)
+  view.setUint32(5, id)
+  view.setUint32(9, total)
+  view.setUint32(13, offset)
+  return header
+}
+
 /** What streams deliver: a buffer, or a list of buffers (Uint8ArrayList is iterable over its parts). */
 export type Chunk = Uint8Array | { byteLength: number, [Symbol.iterator]: () => Iterator<Uint8Array> }
 
 /**
  * Where a frame's payload should go, asked once its header is in: a buffer of at least `length` bytes to copy the
- * payload into (the frame then carries a view of it), or undefined for the decoder's own buffering.
+ * payload into (the frame then carries a view of it), or undefined for the decoder's own buffering. For a DATA
+ * frame, asked once its part header is in too: `length` is the part's, `total` and `offset` say where it goes, and
+ * the buffer returned is the region for exactly this part.
  */
-export type PayloadTarget = (type: MessageType, id: number, length: number) => Uint8Array | undefined
+export type PayloadTarget = (type: MessageType, id: number, length: number, total?: number, offset?: number) => Uint8Array | undefined
 
 /**
  * Incremental frame decoder. Checks each frame's size against its type's limit as soon as the 9-byte header is in,
  * before buffering any payload, and throws `PeerProtocolError` on a violation (the caller aborts the stream).
  * A payload goes into the buffer its `target` names, if any (a receiver's reusable piece buffer: no allocation per
  * piece); else a payload inside one received buffer is passed on without copying and one spread over buffers is
- * copied once into a new buffer.
+ * copied once into a new buffer. A DATA frame's 8-byte part header is read first and given to `target`, so its bytes
+ * go straight to their place in the piece.
  */
 export class FrameDecoder {
   readonly #onFrame: (frame: Frame) => void
   readonly #accept: (type: MessageType) => boolean
   readonly #target: PayloadTarget | undefined
-  readonly #header = new Uint8Array(HEADER_LENGTH)
+  readonly #header = new Uint8Array(HEADER_LENGTH + DATA_HEADER)
   #headerFill = 0
+  /** Header bytes of the frame being read: 9, or 17 for DATA once its type is known. */
+  #headerLength = HEADER_LENGTH
   #type: MessageType = MessageType.CANCEL
   #id = 0
+  #total: number | undefined
+  #offset: number | undefined
+  #payloadLength = 0
   #payload: Uint8Array | null = null
   #payloadFill = 0
   /** Whether #payload is a target's buffer (see detach). */
@@ -182,17 +345,26 @@ export class FrameDecoder {
     let offset = 0
     while (offset < buf.byteLength) {
       if (this.#payload === null) {
-        const take = Math.min(HEADER_LENGTH - this.#headerFill, buf.byteLength - offset)
+        const take = Math.min(this.#headerLength - this.#headerFill, buf.byteLength - offset)
         this.#header.set(buf.subarray(offset, offset + take), this.#headerFill)
         this.#headerFill += take
         offset += take
-        if (this.#headerFill < HEADER_LENGTH) return
-        const payloadLength = this.#startFrame()
+        if (this.#headerFill < this.#headerLength) return
+        if (this.#headerLength === HEADER_LENGTH) {
+          this.#startFrame()
+          if (this.#type === MessageType.DATA) {
+            this.#headerLength = HEADER_LENGTH + DATA_HEADER
+            continue
+          }
+        } else {
+          this.#startPart()
+        }
+        const payloadLength = this.#payloadLength
         if (payloadLength === 0) {
           this.#emit(EMPTY)
           continue
         }
-        const into = this.#target?.(this.#type, this.#id, payloadLength)
+        const into = this.#target?.(this.#type, this.#id, payloadLength, this.#total, this.#offset)
         if (into !== undefined && into.byteLength >= payloadLength) {
           this.#payload = into.subarray(0, payloadLength)
           this.#targeted = true
@@ -217,8 +389,8 @@ export class FrameDecoder {
     }
   }
 
-  /** Validates the header just read; returns the payload length. */
-  #startFrame (): number {
+  /** Validates the header just read and notes the payload length. */
+  #startFrame (): void {
     const view = new DataView(this.#header.buffer)
     const length = view.getUint32(0)
     const type = view.getUint8(4) as MessageType
@@ -229,14 +401,34 @@ export class FrameDecoder {
     }
     this.#type = type
     this.#id = view.getUint32(5)
-    return length - 5
+    this.#payloadLength = length - 5
+    this.#total = undefined
+    this.#offset = undefined
+    if (type === MessageType.DATA && this.#payloadLength < DATA_HEADER) throw new PeerProtocolError('DATA frame shorter than its part header')
+  }
+
+  /** A DATA frame's part header: the part must lie inside a piece of at most the PIECE limit. */
+  #startPart (): void {
+    const view = new DataView(this.#header.buffer)
+    const total = view.getUint32(9)
+    const offset = view.getUint32(13)
+    const length = this.#payloadLength - DATA_HEADER
+    if (total > MAX_PAYLOAD[MessageType.PIECE] || offset + length > total) {
+      throw new PeerProtocolError(`DATA part ${offset}+${length} does not fit a piece of ${total} bytes`)
+    }
+    this.#total = total
+    this.#offset = offset
+    this.#payloadLength = length
   }
 
   #emit (payload: Uint8Array): void {
+    const frame: Frame = { type: this.#type, id: this.#id, payload }
+    if (this.#total !== undefined) { frame.total = this.#total; frame.offset = this.#offset }
     this.#payload = null
     this.#targeted = false
     this.#payloadFill = 0
     this.#headerFill = 0
-    this.#onFrame({ type: this.#type, id: this.#id, payload })
+    this.#headerLength = HEADER_LENGTH
+    this.#onFrame(frame)
   }
 }

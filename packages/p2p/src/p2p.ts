@@ -5,11 +5,13 @@ import { MessageType, encodeKey, encodePieceRequest } from './codec.js'
 import { Discovery, parseMultiaddr, parseStaticPeers } from './discovery.js'
 import { loadOrCreateKey } from './identity.js'
 import { checkGroupId, createNode, stopNode } from './node.js'
-import { PieceServer, pieceProtocol } from './piece-protocol.js'
+import { PROTOCOL_VERSIONS, PieceServer, pieceProtocol, versionOf } from './piece-protocol.js'
 import { PeerSession, isRefusal, refusedError } from './session.js'
 import type { DoptLibp2p } from './node.js'
 import type { Refusal } from './session.js'
-import type { ContentProvider, FetchOptions, FetchPieceOptions, P2P, P2PEvents, P2PInit, PeerInfo, UploadStats } from './types.js'
+import type {
+  ContentProvider, FetchOptions, FetchPieceOptions, P2P, P2PEvents, P2PInit, PeerInfo, PeerSubscription, SubscribeOptions, UploadStats
+} from './types.js'
 import type { AbortOptions } from '@dopt/interface'
 import type { PeerId } from '@libp2p/interface'
 
@@ -53,7 +55,8 @@ export async function createP2P (init: P2PInit, components: P2PComponents): Prom
 
 class DoptP2P implements P2P {
   readonly #node: DoptLibp2p
-  readonly #protocol: string
+  /** The piece protocol's ids this node speaks, newest first. */
+  readonly #protocols: string[]
   readonly #server: PieceServer
   readonly #discovery: Discovery
   readonly #sessions = new Map<string, Promise<PeerSession>>()
@@ -63,16 +66,23 @@ class DoptP2P implements P2P {
 
   constructor (node: DoptLibp2p, discovery: Discovery, content: ContentProvider, init: P2PInit, groupId: string) {
     this.#node = node
-    this.#protocol = pieceProtocol(groupId)
+    const versions = init.protocolVersions ?? PROTOCOL_VERSIONS
+    if (versions.length === 0 || versions.some(v => !PROTOCOL_VERSIONS.includes(v))) {
+      throw new InvalidArgumentError(`protocolVersions must name some of ${PROTOCOL_VERSIONS.join(', ')}`)
+    }
+    this.#protocols = versions.map(v => pieceProtocol(groupId, v))
     this.#server = new PieceServer(content, {
       maxConcurrentUploads: init.maxConcurrentUploads ?? 16,
-      uploadRate: init.uploadRate ?? 0
+      maxUploadsPerPeer: init.maxUploadsPerPeer ?? 4,
+      writeTimeout: init.writeTimeout ?? 10_000,
+      uploadRate: init.uploadRate ?? 0,
+      onSubscribe: (peerId, key) => { this.#events.dispatchEvent(new CustomEvent('subscribe', { detail: { peerId, key } })) }
     })
     this.#discovery = discovery
   }
 
   async start (): Promise<void> {
-    await this.#node.handle(this.#protocol, this.#server.handle, { maxInboundStreams: 64, maxOutboundStreams: 64 })
+    await this.#node.handle(this.#protocols, this.#server.handle, { maxInboundStreams: 64, maxOutboundStreams: 64 })
     this.#node.addEventListener('peer:connect', this.#onConnect)
     this.#node.addEventListener('peer:disconnect', this.#onDisconnect)
     await this.#node.start()
@@ -93,6 +103,10 @@ class DoptP2P implements P2P {
 
   getPeers (): PeerInfo[] {
     return this.#node.getPeers().map(id => this.#peerInfo(id))
+  }
+
+  connectedPeers (): string[] {
+    return this.#node.getPeers().map(id => id.toString())
   }
 
   async provide (key: string, options: AbortOptions = {}): Promise<void> {
@@ -204,6 +218,21 @@ class DoptP2P implements P2P {
     return answer
   }
 
+  async subscribe (peerId: string, key: string, options: SubscribeOptions): Promise<PeerSubscription | null | 'unsupported'> {
+    this.#checkRunning()
+    const timeout = options.timeout ?? DEFAULT_TIMEOUT
+    const deadline = Date.now() + timeout
+    const session = await this.#session(peerId, options.signal, timeout)
+    if (session.version !== '1.1.0') return 'unsupported'
+    const started = await session.subscribe(keyBytes(key), {
+      onUpdate: options.onUpdate,
+      onEnd: reason => { options.onEnd(reason instanceof Error ? reason : refusedError(peerId, `the subscription to ${key}`, reason)) }
+    }, { timeout: Math.max(1, deadline - Date.now()), ...(options.signal !== undefined ? { signal: options.signal } : {}) })
+    if (started === null) return null
+    const { state } = started
+    return { pieceSize: state.pieceSize, pieceCount: state.pieceCount, complete: (state.flags & 1) === 1, have: state.have, cancel: started.cancel }
+  }
+
   addEventListener<K extends keyof P2PEvents>(type: K, listener: (event: CustomEvent<P2PEvents[K]>) => void): void {
     this.#events.addEventListener(type, listener as EventListener)
   }
@@ -260,13 +289,13 @@ class DoptP2P implements P2P {
     }
     try {
       // Not the caller's signal: other requests may come to share this stream after that caller gave up.
-      const stream = await this.#node.dialProtocol(id, this.#protocol, { signal: AbortSignal.timeout(timeout) })
+      const stream = await this.#node.dialProtocol(id, this.#protocols, { signal: AbortSignal.timeout(timeout) })
       const opening = this.#sessions.get(peerId)
       return new PeerSession(peerId, stream, session => {
         void opening?.then(s => { if (s === session && this.#sessions.get(peerId) === opening) this.#sessions.delete(peerId) })
-      })
+      }, versionOf(stream.protocol))
     } catch (err) {
-      throw new PeerUnavailableError(`cannot open ${this.#protocol} to ${peerId}: ${(err as Error).message}`, {
+      throw new PeerUnavailableError(`cannot open ${this.#protocols[0]!} to ${peerId}: ${(err as Error).message}`, {
         cause: err,
         context: 'general-transport'
       })

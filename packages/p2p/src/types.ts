@@ -1,4 +1,5 @@
 import type { AbortOptions } from '@dopt/interface'
+import type { Entry, ProtocolVersion } from './codec.js'
 
 /** How a peer was found: by mDNS, through the DHT, given in `peers`, or it dialed this node first (`inbound`). */
 export type PeerSourceKind = 'mdns' | 'dht' | 'static' | 'inbound'
@@ -10,16 +11,54 @@ export interface PeerInfo {
 }
 
 /**
- * What this node serves to other peers. The engine implements it over its cache: only complete, verified and
- * validated content, never partial or unvalidated pieces. Every method answers null for content it does not hold.
+ * A piece whose bytes are still arriving (a running download fetching it from the origin): served to peers as its
+ * bytes come in, so a piece the origin sends once reaches the whole swarm while it is being sent.
+ */
+export interface StreamingPiece {
+  readonly length: number
+  /**
+   * The piece's bytes from `offset` on, as soon as there is at least one: a view that stays valid, never empty.
+   * Rejects when the piece will not complete (its download failed or was given up).
+   */
+  read(offset: number, signal: AbortSignal): Promise<Uint8Array>
+}
+
+/** A piece to serve: its bytes, or bytes still arriving. */
+export type PieceData = Uint8Array | StreamingPiece
+
+/** What a piece update says (protocol 1.1.0): see `EntryKind`. */
+export type ContentEntry = Entry
+
+/** The live state of content a peer subscribed to, and how to let go of it. */
+export interface ContentSubscription {
+  pieceSize: number
+  pieceCount: number
+  /** The node holds every piece (a seed). */
+  complete: boolean
+  /** Bitfield of the pieces served now, MSB first. */
+  have: Uint8Array
+  /** What goes with the state: vouched hashes, pieces being fetched from the origin. */
+  entries: ContentEntry[]
+  close(): void
+}
+
+/**
+ * What this node serves to other peers. The engine implements it over its seeding cache and its running downloads,
+ * under its trust rules (docs/architecture.md). Every method answers null for content it does not hold. `peerId` is
+ * the asking peer.
  */
 export interface ContentProvider {
   /** The encoded manifest for a manifest CID or a content key (both CID strings). */
-  getManifest(key: string): Promise<Uint8Array | null>
-  /** Which pieces of the content named by its manifest CID this node serves: bitfield bytes (MSB first). */
-  getHave(manifestCid: string): Promise<Uint8Array | null>
-  /** One piece of the content named by its manifest CID. */
-  readPiece(manifestCid: string, index: number): Promise<Uint8Array | null>
+  getManifest(key: string, peerId?: string): Promise<Uint8Array | null>
+  /** Which pieces of the content named by `key` this node serves: bitfield bytes (MSB first). */
+  getHave(key: string, peerId?: string): Promise<Uint8Array | null>
+  /** One piece of the content named by `key` (a manifest CID, or a content key on 1.1.0). */
+  readPiece(key: string, index: number, peerId?: string): Promise<PieceData | null>
+  /**
+   * Protocol 1.1.0: the live state of the content named by `key`, then its changes through `onEntries` until
+   * `close()`, or `onEnd()` when the node stops serving it. Null when it does not hold it.
+   */
+  subscribe?(key: string, peerId: string, onEntries: (entries: ContentEntry[]) => void, onEnd: () => void): Promise<ContentSubscription | null>
 }
 
 export interface P2PInit {
@@ -39,6 +78,18 @@ export interface P2PInit {
   dataDir?: string
   /** Pieces served at once to all peers. @default 16 */
   maxConcurrentUploads?: number
+  /** Pieces served at once to one peer: no peer can take every upload slot. @default 4 */
+  maxUploadsPerPeer?: number
+  /**
+   * Milliseconds a peer's stream may refuse to take bytes (its window stays full) before it is reset: a peer that
+   * never reads cannot hold upload slots. @default 10000
+   */
+  writeTimeout?: number
+  /**
+   * Versions of the piece protocol to speak, newest first. For interoperability tests: `['1.0.0']` makes a node
+   * that talks as nodes before 1.1.0 did. @default ['1.1.0', '1.0.0']
+   */
+  protocolVersions?: ProtocolVersion[]
   /** Upload limit in bytes per second; 0 for none. @default 0 */
   uploadRate?: number
 }
@@ -62,6 +113,24 @@ export interface P2PEvents {
   /** A peer connected (found by mDNS, the DHT, or given). */
   'peer:connect': PeerInfo
   'peer:disconnect': { peerId: string }
+  /** A peer subscribed to content this node serves (1.1.0): it is downloading it too. */
+  'subscribe': { peerId: string, key: string }
+}
+
+/** The start of a subscription to a peer's content, and the way to end it. */
+export interface PeerSubscription {
+  pieceSize: number
+  pieceCount: number
+  complete: boolean
+  have: Uint8Array
+  cancel(): void
+}
+
+export interface SubscribeOptions extends FetchOptions {
+  /** Changes the peer sends: pieces it now serves, vouches for, fetches from the origin, gave up or lost. */
+  onUpdate(entries: ContentEntry[]): void
+  /** The subscription ended from the peer's side (it stopped serving the content, or it went away). */
+  onEnd(reason: Error): void
 }
 
 /** What a node has sent to peers since it started. */
@@ -90,6 +159,13 @@ export interface P2P {
   fetchHave(peerId: string, manifestCid: string, options?: FetchOptions): Promise<Uint8Array | null>
   /** One piece from a peer; rejects with PEER_REFUSED when it refuses, PEER_UNAVAILABLE when the peer is gone. */
   fetchPiece(peerId: string, manifestCid: string, index: number, options?: FetchPieceOptions): Promise<Uint8Array>
+  /**
+   * Subscribes to a peer's live state of some content (protocol 1.1.0): null when it does not hold it,
+   * 'unsupported' when the peer speaks only 1.0.0. Updates go to `options.onUpdate` until `cancel()` or `onEnd`.
+   */
+  subscribe(peerId: string, key: string, options: SubscribeOptions): Promise<PeerSubscription | null | 'unsupported'>
+  /** Peers connected now. */
+  connectedPeers(): string[]
   addEventListener<K extends keyof P2PEvents>(type: K, listener: (event: CustomEvent<P2PEvents[K]>) => void): void
   removeEventListener<K extends keyof P2PEvents>(type: K, listener: (event: CustomEvent<P2PEvents[K]>) => void): void
   stop(): Promise<void>

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { FrameDecoder, MessageType, encodeFrame, encodeHeader, encodePieceRequest, decodePieceRequest, isRequest } from '../src/codec.js'
+import {
+  EntryKind, FrameDecoder, MessageType, decodeEntries, decodePieceRequest, decodeState, encodeDataHeader, encodeEntries, encodeFrame, encodeHeader,
+  encodePieceRequest, encodeState, isRequest, receivable
+} from '../src/codec.js'
 import type { Frame } from '../src/codec.js'
 
 describe('frame codec', () => {
@@ -88,5 +91,66 @@ describe('frame codec', () => {
 
   it('round-trips a piece request', () => {
     expect(decodePieceRequest(encodePieceRequest('bafkqaaa', 123456))).toEqual({ manifestCid: 'bafkqaaa', index: 123456 })
+  })
+})
+
+describe('protocol 1.1.0 frames', () => {
+  it('puts each DATA part where its offset says, however the frames are split', () => {
+    const piece = new Uint8Array(600).map((_, i) => i % 253)
+    const parts = [encodeDataHeader(3, 600, 0, 250), piece.subarray(0, 250), encodeDataHeader(3, 600, 250, 350), piece.subarray(250)]
+    const all = Buffer.concat(parts)
+    for (const step of [1, 9, 16, 17, 100, all.byteLength]) {
+      const into = new Uint8Array(600)
+      const asked: Array<[number, number, number]> = []
+      const got: Frame[] = []
+      const decoder = new FrameDecoder(f => { got.push(f) }, receivable('client', '1.1.0'), (type, _id, length, total, offset) => {
+        expect(type).toBe(MessageType.DATA)
+        asked.push([length, total!, offset!])
+        return into.subarray(offset!, offset! + length)
+      })
+      for (let i = 0; i < all.byteLength; i += step) decoder.push(all.subarray(i, i + step))
+      expect(asked).toEqual([[250, 600, 0], [350, 600, 250]])
+      expect(got.map(f => [f.id, f.total, f.offset, f.payload.byteLength])).toEqual([[3, 600, 0, 250], [3, 600, 250, 350]])
+      expect(Buffer.from(into).equals(Buffer.from(piece))).toBe(true)
+    }
+  })
+
+  it('rejects a DATA part outside its piece, and 1.1.0 types on a 1.0.0 stream', () => {
+    const over = new FrameDecoder(() => {}, receivable('client', '1.1.0'))
+    expect(() => { over.push(encodeDataHeader(1, 100, 90, 20)) }).toThrow(/does not fit/)
+    const huge = new FrameDecoder(() => {}, receivable('client', '1.1.0'))
+    expect(() => { huge.push(encodeDataHeader(1, 17 * 1024 * 1024, 0, 10)) }).toThrow(/does not fit/)
+    const old = new FrameDecoder(() => {}, receivable('client', '1.0.0'))
+    expect(() => { old.push(encodeDataHeader(1, 10, 0, 10)) }).toThrow(/unexpected message type/)
+    const oldServer = new FrameDecoder(() => {}, receivable('server', '1.0.0'))
+    expect(() => { oldServer.push(encodeFrame(MessageType.SUBSCRIBE, 1, new Uint8Array([0x62]))) }).toThrow(/unexpected message type/)
+    const newServer = new FrameDecoder(() => {}, receivable('server', '1.1.0'))
+    expect(() => { newServer.push(encodeFrame(MessageType.SUBSCRIBE, 1, new Uint8Array([0x62]))) }).not.toThrow()
+  })
+
+  it('round-trips STATE and UPDATE entries, split into UPDATEs under the size limit', () => {
+    const state = { pieceSize: 1 << 20, pieceCount: 11, flags: 1, have: new Uint8Array([0xff, 0xe0]) }
+    expect(decodeState(encodeState(state))).toEqual(state)
+    const hash = new Uint8Array(32).fill(7)
+    const entries = [
+      { kind: EntryKind.HAVE, index: 0 }, { kind: EntryKind.VOUCH, index: 1, hash }, { kind: EntryKind.INTENT, index: 0xffffffff },
+      { kind: EntryKind.UNINTENT, index: 3 }, { kind: EntryKind.LOST, index: 4 }
+    ]
+    const [payload, ...rest] = encodeEntries(entries)
+    expect(rest).toHaveLength(0)
+    expect(decodeEntries(payload!)).toEqual(entries)
+    const many = Array.from({ length: 40_000 }, (_, index) => ({ kind: EntryKind.VOUCH, index, hash }))
+    const payloads = encodeEntries(many)
+    expect(payloads.length).toBeGreaterThan(1)
+    expect(payloads.every(p => p.byteLength <= 1024 * 1024)).toBe(true)
+    expect(payloads.flatMap(p => decodeEntries(p))).toHaveLength(40_000)
+  })
+
+  it('refuses malformed STATE and entries', () => {
+    expect(() => decodeState(new Uint8Array(5))).toThrow(/short STATE/)
+    expect(() => decodeState(new Uint8Array([0, 0, 0, 1, 0, 0, 0, 9, 0, 0xff]))).toThrow(/does not match/)
+    expect(() => decodeEntries(new Uint8Array([9, 0, 0, 0, 0]))).toThrow(/unknown UPDATE entry kind/)
+    expect(() => decodeEntries(new Uint8Array([2, 0, 0, 0, 0, 1, 2]))).toThrow(/inside a hash/)
+    expect(() => decodeEntries(new Uint8Array([1, 0, 0]))).toThrow(/inside an entry/)
   })
 })

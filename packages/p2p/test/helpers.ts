@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createP2P } from '../src/index.js'
-import type { ContentProvider, P2P, P2PInit } from '../src/index.js'
+import type { ContentProvider, P2P, P2PInit, PieceData } from '../src/index.js'
 
 /** A CID string naming `bytes` (raw codec, sha2-256), as content keys and manifest CIDs look. */
 export async function cidOf (bytes: Uint8Array): Promise<string> {
@@ -51,7 +51,7 @@ export class MemoryContent implements ContentProvider {
     return bits
   }
 
-  async readPiece (manifestCid: string, index: number): Promise<Uint8Array | null> {
+  async readPiece (manifestCid: string, index: number): Promise<PieceData | null> {
     return this.files.get(manifestCid)?.pieces[index] ?? null
   }
 }
