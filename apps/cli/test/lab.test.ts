@@ -12,6 +12,7 @@ const MiB = 1024 * 1024
 interface LabJson {
   report: string
   markdown: string
+  charts: string[]
   scenario: string
   nodes: number
   fileSize: number
@@ -52,7 +53,15 @@ describe('dopt lab', () => {
     expect(report.scenario).toMatchObject({ name: 'cli', nodes: 3, fileSize: 4 * MiB, originRate: 16 * MiB, uploadRate: 16 * MiB, check: 'sha256', arrival: { kind: 'together' } })
     expect(report.runs[0]!.nodes.every(n => n.verified)).toBe(true)
     expect(report.runs[0]!.originCopies).toBe(dopt!.originCopies)
-    expect(await readFile(line.markdown, 'utf8')).toMatch(/^# dopt lab: cli\n/)
+    const md = await readFile(line.markdown, 'utf8')
+    expect(md).toMatch(/^# dopt lab: cli\n/)
+    // renderCharts' charts, written beside the report and embedded in it.
+    expect(line.charts.length).toBeGreaterThan(0)
+    for (const path of line.charts) {
+      expect(path.startsWith(out + '/') && path.endsWith('.svg')).toBe(true)
+      expect(await readFile(path, 'utf8')).toMatch(/<svg[\s>]/)
+      expect(md).toContain(`](${path.slice(out.length + 1)})`)
+    }
   })
 
   it('the bundle carries the node runner beside the CLI (the lab looks for lab-node.js beside its own code)', () => {
