@@ -1,7 +1,8 @@
 // Bundles the compiled CLI (dist/bin.js and everything it imports, libp2p included) into dist/bundle/, which
 // bin/dopt.js runs. Node 20 loads ES modules one file at a time: libp2p's few hundred of them took ~0.6 s of
 // start-up per `dopt get --peer` and per `dopt daemon`, a bundle ~0.1 s (docs/architecture.md, "Start-up").
-// Peer code stays in its own chunk, loaded only when peers are used, as in dist/.
+// Peer code stays in its own chunk, loaded only when peers are used, as in dist/. The lab's node runner is a second
+// entry (lab-node.js), sharing chunks with the CLI.
 //
 //   node apps/cli/scripts/bundle.js        (part of `npm run build`, after `tsc -b`)
 //
@@ -10,6 +11,9 @@ import { rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 
 const entry = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
+// The lab's node runner (one process per node of `dopt lab`), bundled beside the CLI as lab-node.js: the lab looks
+// for it beside its own code (packages/lab/src/node-process.ts), which in the bundle is this folder.
+const labNode = fileURLToPath(new URL('../../../packages/lab/dist/lab-node.js', import.meta.url))
 const outdir = fileURLToPath(new URL('../dist/bundle/', import.meta.url))
 
 /** classic-level's `require('./binding')` stays a require of `classic-level/binding.js`, resolved at run time. */
@@ -41,7 +45,7 @@ try {
 
 async function build (esbuild) {
   await esbuild.build({
-    entryPoints: { dopt: entry },
+    entryPoints: { dopt: entry, 'lab-node': labNode },
     outdir,
     bundle: true,
     splitting: true,

@@ -3,7 +3,8 @@ import { DoptError } from '@dopt/node'
 import { parseGet, runGet } from './get.js'
 import { runDemo } from './demo.js'
 import { runDaemon } from './daemon.js'
-import { EXIT_JOB_ERROR, EXIT_OK, EXIT_USAGE, HELP, UsageError } from './usage.js'
+import { parseLab, runLabCommand } from './lab.js'
+import { EXIT_JOB_ERROR, EXIT_OK, EXIT_USAGE, HELP, LAB_HELP, UsageError } from './usage.js'
 
 /** Like sysexits' EX_SOFTWARE: dopt itself went wrong. */
 const EXIT_INTERNAL = 70
@@ -18,6 +19,12 @@ async function main (argv: string[]): Promise<number> {
       case 'get': return await runGet(await parseGet(rest))
       case 'demo': return await runDemo()
       case 'daemon': return await runDaemon(rest)
+      case 'lab':
+        if (rest.includes('--help') || rest.includes('-h')) {
+          process.stdout.write(LAB_HELP)
+          return EXIT_OK
+        }
+        return await runLabCommand(await parseLab(rest))
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(HELP)
         return EXIT_OK

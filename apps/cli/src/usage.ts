@@ -16,6 +16,8 @@ Usage:
   dopt get URL -o PATH [options]     download URL to PATH through a job (resumes an interrupted one)
   dopt daemon [options]              run this machine's node: resume jobs, serve the cache to peers
   dopt demo                          download a generated file from a local origin, with progress
+  dopt lab [options]                 fleet benchmark on this machine: how much origin egress peers save
+                                     (dopt lab --help for its options)
   dopt help                          this text
 
 Options of every command:
@@ -44,6 +46,38 @@ Options of get:
   --seed-for SECONDS    keep serving the file to peers this long after it is saved
 
 Exit codes: 0 success, 1 the job ended in error, 2 usage or bad input.
+`
+
+export const LAB_HELP = `dopt lab — a fleet benchmark of bandwidth savings, every process on 127.0.0.1
+
+Usage:
+  dopt lab [options]
+
+Runs N dopt nodes (each its own process and data folder, all peers of each other, mDNS off) against a local origin
+whose total egress is capped, releases them at one instant, and writes report.json and report.md to --out: when
+each node was done, what the origin sent (origin copies = origin bytes / file size), CPU and memory per node, and
+the lower bound of the last completion (docs/lab.md). Without options it runs the reference scenario: 4 nodes,
+64 MiB, origin 20 MiB/s in total, uploads 20 MiB/s per node, all together, check sha256.
+
+Options (each overrides the scenario file's field):
+  --scenario FILE       a scenario as JSON (benchmarks/fleet/*.json), so a run can be repeated exactly
+  --nodes N             number of nodes (1 to 64)
+  --size SIZE           file size: bytes, or 64MiB, 1GiB, ... (KiB/MiB/GiB binary; KB/MB/GB decimal)
+  --piece-size SIZE     piece size (default 1MiB)
+  --origin-rate RATE    the origin's total egress, bytes/s or 20MiB (0: no limit)
+  --upload-rate RATE    each node's upload limit (0: no limit)
+  --download-rate RATE  each node's download limit (default 0: no limit)
+  --check KIND          sha256 | manifest (a pinned CID; the origin serves FILE.dopt-manifest) | none
+  --arrival A           together | staggered:SECONDS | poisson:MEAN_SECONDS[:SEED] | seed-first
+  --baseline LIST       other systems to run on the same scenario: aria2,aria2-random
+  --repeat K            run each system K times; the report gives median, min and max
+  --timeout SECONDS     stop a run after this long (default 300); unfinished nodes are reported as such
+  --name NAME           the scenario's name (default: the file's, else "reference")
+  --out DIR             where the report goes (default ./dopt-lab-NAME-YYYYMMDD-HHMMSS)
+  --json                no live display; one JSON line on stdout with the headline figures and the report's path
+
+Exit codes: 0 every node finished with a verified file, 1 some node did not (the report says which), 2 bad input,
+130 interrupted.
 `
 
 /** parseArgs with usage errors instead of TypeErrors. */

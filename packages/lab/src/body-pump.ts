@@ -11,6 +11,11 @@ export interface PumpOptions {
   rate?: number
   /** Bytes that may go before the next bookkeeping point (at least 1), so `onSent` sees it exactly. */
   untilMark(): number
+  /**
+   * A shared budget (the origin's total egress): resolves with how many of the bytes asked for may go now, or 0 to
+   * stop (aborted). Asked after the per-response `rate` wait, right before each write.
+   */
+  grant?: (want: number, signal: AbortSignal) => Promise<number>
   /** Called after every write with the number of bytes handed to the socket. */
   onSent(bytes: number): void
   /** Aborted when the client goes away or the origin closes. */
@@ -40,13 +45,17 @@ export async function pump (
     while (chunk.byteLength > 0) {
       if (signal.aborted || res.destroyed) return 'aborted'
       if (sent >= limit) return 'cut'
-      const n = Math.min(chunk.byteLength, limit - sent, options.untilMark(), slice)
+      let n = Math.min(chunk.byteLength, limit - sent, options.untilMark(), slice)
 
       if (rate !== undefined) {
         // Wait until the bytes sent so far, plus this slice, fit the rate since the start.
         const wait = started + (sent + n) / rate * 1000 - performance.now()
         if (wait > 0 && !(await pause(wait, signal))) return 'aborted'
         if (res.destroyed) return 'aborted'
+      }
+      if (options.grant !== undefined) {
+        n = await options.grant(n, signal)
+        if (n === 0 || res.destroyed) return 'aborted'
       }
 
       const piece = n === chunk.byteLength ? chunk : chunk.subarray(0, n)

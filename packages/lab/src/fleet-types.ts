@@ -65,6 +65,12 @@ export interface Scenario {
   seed?: number
   /** Seconds after which a run is stopped and its unfinished nodes reported as such. @default 300 */
   timeout?: number
+  /**
+   * Extra NodeConfig settings for every dopt node (e.g. `originDelay`, `discoveryTimeout`), passed as they are.
+   * Not the ones the lab sets itself: dataDir, listen, peers, mdns (always off), mode, uploadRate,
+   * foregroundDownloadRate, pieceSize. @default {}
+   */
+  dopt?: Record<string, unknown>
 }
 
 /** One node (a dopt node or a baseline client) in one run. */
@@ -86,6 +92,12 @@ export interface NodeResult {
   verified: boolean
   /** Why it did not finish, if it did not. */
   error?: string
+  /** Node 0 of a seed-first run: it downloaded before the release (negative start and done). */
+  seed?: boolean
+  /** Times its process was killed and started again on the same data folder (churn). */
+  restarts?: number
+  /** Bytes already verified when its last restarted process found its job again (a resume, not a new start). */
+  resumedBytes?: number
 }
 
 /** What the origin saw during one run. */
@@ -106,13 +118,21 @@ export interface SystemRun {
   lastDone: number | null
   /** origin.bytesSent / fileSize. */
   originCopies: number
+  /** ISO time of the release instant. */
+  releasedAt?: string
 }
 
 /** The lower bounds the figures are compared with. */
 export interface Bounds {
   /** Kumar & Ross: max(F/u_origin, F/d_min, N·F/(u_origin + Σu_i)), seconds; its terms beside it. */
   lastDone: number
-  terms: { originUpload: number, slowestDownload: number, totalUpload: number }
+  terms: {
+    originUpload: number
+    slowestDownload: number
+    totalUpload: number
+    /** The last node to arrive needs at least F/d_min after its arrival: max(start) + F/d_min. */
+    lastArrival?: number
+  }
   /** The origin sends at least one copy: F bytes. */
   oneCopyBytes: number
 }

@@ -5,6 +5,7 @@ import { isAbsolute } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { InvalidArgumentError } from '@dopt/interface'
 import { pump } from './body-pump.js'
+import { EgressLimiter } from './egress.js'
 import { ifRangeMatches, parseRange } from './range.js'
 import type { ByteRange } from './range.js'
 import type { Origin, OriginFault, OriginFile, OriginInit, OriginRequestLog } from './types.js'
@@ -58,12 +59,14 @@ class OriginServer implements Origin {
   readonly #requests: OriginRequestLog[] = []
   readonly #sockets = new Set<Socket>()
   readonly #aborts = new Set<AbortController>()
+  readonly #egress: EgressLimiter | null
   #bytesSent = 0
   #closing: Promise<void> | undefined
 
-  constructor (server: Server, baseUrl: string) {
+  constructor (server: Server, baseUrl: string, egress: EgressLimiter | null) {
     this.#server = server
     this.baseUrl = baseUrl
+    this.#egress = egress
     server.on('connection', socket => {
       this.#sockets.add(socket)
       socket.on('close', () => this.#sockets.delete(socket))
@@ -77,6 +80,10 @@ class OriginServer implements Origin {
 
   get bytesSent (): number {
     return this.#bytesSent
+  }
+
+  get egressRate (): number | null {
+    return this.#egress?.rate ?? null
   }
 
   url (path: string): string {
@@ -114,6 +121,7 @@ class OriginServer implements Origin {
 
   async close (): Promise<void> {
     this.#closing ??= new Promise<void>(resolve => {
+      this.#egress?.close()
       for (const controller of this.#aborts) controller.abort()
       this.#server.close(() => { resolve() })
       this.#server.closeAllConnections()
@@ -255,9 +263,9 @@ class OriginServer implements Origin {
       if (changePending() && faultState.sent >= (fault.changeAfter ?? 0)) this.#change(log.path, faultState)
     }
 
-    // In memory and nothing to inject: hand the whole slice to the socket in one go.
+    // In memory, no egress cap and nothing to inject: hand the whole slice to the socket in one go.
     if (rep.body instanceof Uint8Array && limit === Infinity && fault.rate === undefined && !changePending() &&
-      !chunked) {
+      !chunked && this.#egress === null) {
       res.end(rep.body.subarray(start, start + length))
       onSent(length)
       return
@@ -266,9 +274,11 @@ class OriginServer implements Origin {
     const source = rep.body instanceof Uint8Array
       ? [rep.body.subarray(start, start + length)]
       : createReadStream(rep.body.path, { start, end: start + length - 1, highWaterMark: READ_CHUNK })
+    const egress = this.#egress
     const result = await pump(res, source, {
       limit,
       ...(fault.rate === undefined ? {} : { rate: fault.rate }),
+      ...(egress === null ? {} : { grant: async (want, signal) => await egress.take(want, signal) }),
       untilMark: () => changePending() ? Math.max(1, (fault.changeAfter ?? 0) - (faultState?.sent ?? 0)) : Infinity,
       onSent,
       signal
@@ -301,6 +311,8 @@ class OriginServer implements Origin {
 /** Starts a local HTTP origin for tests and benchmarks; close it with `close()`. */
 export async function startOrigin (init: OriginInit = {}): Promise<Origin> {
   const host = init.host ?? '127.0.0.1'
+  // Checked before the server listens, so a bad rate leaves nothing open.
+  const egress = init.egressRate === undefined || init.egressRate === 0 ? null : new EgressLimiter(init.egressRate, init.egressSlice)
   const server = createServer()
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -311,7 +323,7 @@ export async function startOrigin (init: OriginInit = {}): Promise<Origin> {
   })
   const { port } = server.address() as AddressInfo
   const hostPart = host.includes(':') ? `[${host}]` : host
-  return new OriginServer(server, `http://${hostPart}:${port}`)
+  return new OriginServer(server, `http://${hostPart}:${port}`, egress)
 }
 
 async function represent (route: FileRoute): Promise<Representation> {

@@ -12,3 +12,15 @@ export async function freePort (): Promise<number> {
   await new Promise(resolve => server.close(resolve))
   return port
 }
+
+/** `count` distinct TCP ports on 127.0.0.1 that were free a moment ago (all held open together while picked). */
+export async function freePorts (count: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: count }, async () => {
+    const server = createServer()
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    return server
+  }))
+  const ports = servers.map(s => (s.address() as AddressInfo).port)
+  await Promise.all(servers.map(async s => { await new Promise(resolve => s.close(resolve)) }))
+  return ports
+}

@@ -64,6 +64,8 @@ export interface Origin {
   readonly requests: OriginRequestLog[]
   /** Body bytes sent so far, all paths. */
   readonly bytesSent: number
+  /** The total egress cap in bytes/s (`OriginInit.egressRate`); null when there is none. */
+  readonly egressRate: number | null
   close(): Promise<void>
 }
 
@@ -72,4 +74,11 @@ export interface OriginInit {
   host?: string
   /** @default 0 */
   port?: number
+  /**
+   * Total egress cap in bytes/s over every response together (one token bucket, granted in small slices in arrival
+   * order, so concurrent responses share it evenly). Per-path `rate` faults still apply on top. 0 or absent: none.
+   */
+  egressRate?: number
+  /** Most bytes one response sends per turn under `egressRate`. @default rate / 50, from 1 KiB to 64 KiB */
+  egressSlice?: number
 }

@@ -1,0 +1,101 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Report } from '@dopt/lab'
+import { BIN, hasStackTrace, run } from './helpers.js'
+import type { RunResult } from './helpers.js'
+
+const MiB = 1024 * 1024
+
+interface LabJson {
+  report: string
+  markdown: string
+  charts: string[]
+  scenario: string
+  nodes: number
+  fileSize: number
+  bound: number
+  systems: Array<{ system: string, repeats: number, lastDone: number | null, lastDoneOverBound: number | null, originCopies: number, cpuSecondsPerGiBPerNode: number }>
+  allDone: boolean
+}
+
+function expectUsage (r: RunResult, pattern: RegExp): void {
+  expect(r.code, r.stdout + r.stderr).toBe(2)
+  expect(hasStackTrace(r.stderr)).toBe(false)
+  expect(r.stderr.split('\n')[0]).toMatch(pattern)
+}
+
+describe('dopt lab', () => {
+  let dir: string
+  beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'dopt-cli-lab-')) })
+  afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+
+  it('--json: runs the scenario quietly, writes the report, prints one line with the headline figures', async () => {
+    const out = join(dir, 'out')
+    const r = await run(['lab', '--nodes', '3', '--size', '4MiB', '--origin-rate', '16MiB', '--upload-rate', '16MiB', '--name', 'cli', '--json', '--out', out], { timeoutMs: 60_000 })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toBe('')
+    const lines = r.stdout.trim().split('\n')
+    expect(lines).toHaveLength(1)
+    const line = JSON.parse(lines[0]!) as LabJson
+    expect(line).toMatchObject({ report: join(out, 'report.json'), markdown: join(out, 'report.md'), scenario: 'cli', nodes: 3, fileSize: 4 * MiB, allDone: true })
+    // 4 MiB at 16 MiB/s from the origin: the bound is 0.25 s.
+    expect(line.bound).toBeCloseTo(0.25, 10)
+    const [dopt] = line.systems
+    expect(dopt!.system).toBe('dopt')
+    expect(dopt!.originCopies).toBeGreaterThanOrEqual(1)
+    expect(dopt!.lastDone!).toBeGreaterThan(0.2)
+    expect(dopt!.lastDoneOverBound).toBeCloseTo(dopt!.lastDone! / line.bound, 10)
+
+    const report = JSON.parse(await readFile(line.report, 'utf8')) as Report
+    expect(report.scenario).toMatchObject({ name: 'cli', nodes: 3, fileSize: 4 * MiB, originRate: 16 * MiB, uploadRate: 16 * MiB, check: 'sha256', arrival: { kind: 'together' } })
+    expect(report.runs[0]!.nodes.every(n => n.verified)).toBe(true)
+    expect(report.runs[0]!.originCopies).toBe(dopt!.originCopies)
+    const md = await readFile(line.markdown, 'utf8')
+    expect(md).toMatch(/^# dopt lab: cli\n/)
+    // renderCharts' charts, written beside the report and embedded in it.
+    expect(line.charts.length).toBeGreaterThan(0)
+    for (const path of line.charts) {
+      expect(path.startsWith(out + '/') && path.endsWith('.svg')).toBe(true)
+      expect(await readFile(path, 'utf8')).toMatch(/<svg[\s>]/)
+      expect(md).toContain(`](${path.slice(out.length + 1)})`)
+    }
+  })
+
+  it('the bundle carries the node runner beside the CLI (the lab looks for lab-node.js beside its own code)', () => {
+    const runner = join(BIN, '../../dist/bundle/lab-node.js')
+    // Started by hand, without the lab's IPC channel, it refuses: it loaded, and exits 2 at once.
+    const r = spawnSync(process.execPath, [runner], { encoding: 'utf8', timeout: 20_000 })
+    expect(r.status, r.stderr).toBe(2)
+    expect(r.stderr).toMatch(/IPC channel/)
+  })
+
+  it('--help prints the lab\'s options; dopt help lists the command', async () => {
+    const help = await run(['lab', '--help'])
+    expect(help.code).toBe(0)
+    for (const option of ['--nodes', '--size', '--origin-rate', '--upload-rate', '--check', '--arrival', '--piece-size', '--scenario', '--repeat', '--baseline', '--out', '--json']) {
+      expect(help.stdout).toContain(option)
+    }
+    expect((await run(['help'])).stdout).toMatch(/dopt lab \[options\]/)
+  })
+
+  it('bad input: exit 2, the option or scenario field named, no stack trace, no run', async () => {
+    expectUsage(await run(['lab', '--nodes', '0']), /--nodes must be a whole number from 1 to 64/)
+    expectUsage(await run(['lab', '--size', 'big']), /--size must be a size/)
+    expectUsage(await run(['lab', '--origin-rate', '-3']), /--origin-rate/)
+    expectUsage(await run(['lab', '--check', 'md5']), /--check must be one of sha256, manifest, none/)
+    expectUsage(await run(['lab', '--arrival', 'later']), /arrival/)
+    expectUsage(await run(['lab', '--repeat', '0']), /--repeat/)
+    expectUsage(await run(['lab', '--baseline', 'curl']), /--baseline/)
+    expectUsage(await run(['lab', 'extra']), /no arguments/)
+    expectUsage(await run(['lab', '--scenario', join(dir, 'missing.json')]), /cannot read/)
+    const bad = join(dir, 'bad.json')
+    await writeFile(bad, JSON.stringify({ nodes: 3, fileSize: '1MiB', originRate: 0, uploadRate: 0, churn: [{ node: 9, at: 1, action: 'leave' }] }))
+    expectUsage(await run(['lab', '--scenario', bad]), /scenario churn\[0\]\.node: must be a whole number from 0 to 2/)
+    const json = await run(['lab', '--nodes', 'x', '--json'])
+    expect(json.code).toBe(2)
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'USAGE' } })
+  })
+})

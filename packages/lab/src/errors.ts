@@ -1,0 +1,20 @@
+import { DoptError, InvalidArgumentError } from '@dopt/interface'
+import type { DoptErrorOptions } from '@dopt/interface'
+
+/** Thrown when a scenario (a JSON file or options) is malformed or out of range; `field` names what is wrong. */
+export class ScenarioError extends InvalidArgumentError {
+  readonly field: string
+
+  constructor (field: string, message: string, options: DoptErrorOptions = {}) {
+    super(`scenario ${field}: ${message}`, options)
+    this.field = field
+  }
+}
+
+/**
+ * Thrown when a lab run cannot go on: a node process that does not start, a payload that cannot be written. What a
+ * system does badly (a node that never finishes, a bad output) is not an error: the report says so.
+ */
+export class LabRunError extends DoptError {
+  static override readonly code = 'LAB_RUN_FAILED'
+}

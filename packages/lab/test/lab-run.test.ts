@@ -1,0 +1,130 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { AbortedError } from '@dopt/interface'
+import { lowerBounds, parseScenario, runLab, writeReport } from '../src/index.js'
+import type { Report, SystemRun } from '../src/index.js'
+
+const MiB = 1024 * 1024
+
+/** Node processes this test process started that are still there (zombies included). */
+function childNodes (): string[] {
+  try {
+    return execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' })
+      .split('\n').filter(line => line.includes('lab-node'))
+  } catch {
+    return [] // ps exits 1 when it lists nothing
+  }
+}
+
+/** Figures that must hold for any run of any system: what the nodes say adds up with what the origin saw. */
+function expectConsistent (run: SystemRun, report: Report): void {
+  const F = report.scenario.fileSize
+  for (const node of run.nodes) {
+    expect(node.verified, JSON.stringify(node)).toBe(true)
+    expect(node.done).not.toBeNull()
+    expect(node.bytesFromOrigin + node.bytesFromPeers).toBe(F)
+    expect(node.cpuSeconds).toBeGreaterThan(0)
+    expect(node.peakRss).toBeGreaterThan(10 * MiB)
+  }
+  const fromOrigin = run.nodes.reduce((s, n) => s + n.bytesFromOrigin, 0)
+  const fromPeers = run.nodes.reduce((s, n) => s + n.bytesFromPeers, 0)
+  const uploaded = run.nodes.reduce((s, n) => s + n.bytesUploaded, 0)
+  // Whatever a node took from peers some peer uploaded; whatever it took from the origin, the origin sent.
+  expect(uploaded).toBeGreaterThanOrEqual(fromPeers)
+  expect(run.origin.bytesSent).toBeGreaterThanOrEqual(fromOrigin)
+  expect(run.origin.bytesSent).toBeGreaterThanOrEqual(report.bounds.oneCopyBytes)
+  expect(run.originCopies).toBeCloseTo(run.origin.bytesSent / F, 10)
+  expect(run.origin.requests).toBeGreaterThan(0)
+  // Egress over time: increasing, ending at what was sent.
+  const egress = run.origin.egress
+  for (let i = 1; i < egress.length; i++) {
+    expect(egress[i]![0]).toBeGreaterThanOrEqual(egress[i - 1]![0])
+    expect(egress[i]![1]).toBeGreaterThanOrEqual(egress[i - 1]![1])
+  }
+  expect(egress.at(-1)![1]).toBe(run.origin.bytesSent)
+  // Nothing beats the lower bound (the egress bucket may run one ~25 ms burst ahead of its rate).
+  expect(run.lastDone).not.toBeNull()
+  expect(run.lastDone!).toBeGreaterThanOrEqual(report.bounds.lastDone * 0.95)
+  expect(run.lastDone).toBe(Math.max(...run.nodes.filter(n => n.seed !== true).map(n => n.done!)))
+}
+
+describe('a real lab run (child processes, level, libp2p on 127.0.0.1)', () => {
+  let dir: string
+  beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), 'dopt-lab-test-')) })
+  afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
+
+  it('seed-first, N = 3: every node verified, the figures add up, report.json and report.md written', async () => {
+    const scenario = parseScenario({ name: 'seeded', nodes: 3, fileSize: 4 * MiB, originRate: 8 * MiB, uploadRate: 8 * MiB, arrival: 'seed-first', check: 'sha256', timeout: 60 })
+    const seen: number[] = []
+    const report = await runLab({ scenario, workDir: dir, onProgress: p => { seen.push(p.settled) } })
+    expect(report.runs).toHaveLength(1)
+    const [run] = report.runs
+    expect(run!.system).toBe('dopt')
+    expectConsistent(run!, report)
+    expect(report.bounds).toEqual(lowerBounds(scenario))
+    const [seed, ...others] = run!.nodes
+    // The seed got its copy before the release, from the origin; the others start at the release.
+    expect(seed!.seed).toBe(true)
+    expect(seed!.done!).toBeLessThan(0)
+    expect(seed!.bytesFromOrigin).toBe(4 * MiB)
+    for (const n of others) expect(Math.abs(n.start)).toBeLessThan(1)
+    expect(seen.at(-1)).toBe(3) // the live display counted every node done, the seed too
+    expect(report.summary).toEqual([expect.objectContaining({ system: 'dopt', repeats: 1, lastDone: { median: run!.lastDone, min: run!.lastDone, max: run!.lastDone } })])
+
+    const written = await writeReport(join(dir, 'report'), report)
+    const json = JSON.parse(await readFile(written.json, 'utf8')) as Report
+    expect(json).toEqual(JSON.parse(JSON.stringify(report)))
+    const md = await readFile(written.markdown, 'utf8')
+    expect(md).toMatch(/^# dopt lab: seeded/)
+    expect(md).toMatch(/Lower bound of the last completion: \d+\.\d\d s/)
+    expect(md).toContain(`| dopt | 1 | ${run!.lastDone!.toFixed(2)} |`)
+    expect(md.match(/^\| [0-2] \| /gm)).toHaveLength(3)
+    expect(childNodes()).toEqual([])
+  })
+
+  it('check manifest: the pinned CID is served as the origin\'s sidecar and every output still verifies', async () => {
+    const scenario = parseScenario({ name: 'pinned', nodes: 2, fileSize: 3 * MiB + 5, pieceSize: 256 * 1024, originRate: 16 * MiB, uploadRate: 16 * MiB, check: 'manifest', timeout: 60 })
+    const report = await runLab({ scenario, workDir: dir })
+    expectConsistent(report.runs[0]!, report)
+  })
+
+  it('kill-restart: a node SIGKILLed mid-download comes back on its data folder and resumes its job', async () => {
+    const scenario = parseScenario({
+      name: 'churn', nodes: 3, fileSize: 8 * MiB, originRate: 4 * MiB, uploadRate: 4 * MiB, timeout: 60,
+      churn: [{ node: 1, at: 1.5, action: 'kill-restart', restartAfter: 0.3 }]
+    })
+    const report = await runLab({ scenario, workDir: dir })
+    const run = report.runs[0]!
+    expectConsistent(run, report)
+    const killed = run.nodes[1]!
+    expect(killed.restarts).toBe(1)
+    // It found its job by name with pieces already verified: a resume, not a new download.
+    expect(killed.resumedBytes).toBeGreaterThan(0)
+    expect(killed.resumedBytes).toBeLessThan(8 * MiB)
+    expect(childNodes()).toEqual([])
+  })
+
+  it('an interrupted lab stops every node process and rejects with ABORTED', async () => {
+    const scenario = parseScenario({ name: 'stop', nodes: 2, fileSize: 8 * MiB, originRate: MiB, uploadRate: MiB, timeout: 60 })
+    const controller = new AbortController()
+    let aborted = false
+    const running = runLab({
+      scenario,
+      workDir: dir,
+      signal: controller.signal,
+      onProgress: p => {
+        if (p.elapsed !== null && p.elapsed > 0.5 && !aborted) {
+          aborted = true
+          expect(childNodes()).toHaveLength(2)
+          controller.abort()
+        }
+      }
+    })
+    await expect(running).rejects.toThrow(AbortedError)
+    expect(aborted).toBe(true)
+    expect(childNodes()).toEqual([])
+  })
+})
