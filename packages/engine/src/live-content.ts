@@ -5,6 +5,16 @@ import { PieceReader } from './file-reader.js'
 import type { JobFileImpl } from './job-file.js'
 import type { PieceMemory } from './piece-memory.js'
 
+/**
+ * A copy of `bytes` in memory that is not zero-filled first: `Buffer.from` of a typed array zero-fills a fresh 1 MiB
+ * buffer before it copies, and at a swarm's rate of pieces that cost more than the copy (perf, the lab at N=16).
+ */
+export function copyOf (bytes: Uint8Array): Buffer {
+  const copy = Buffer.allocUnsafe(bytes.byteLength)
+  copy.set(bytes)
+  return copy
+}
+
 /** Thrown to peers reading a piece whose download from the origin will not complete. */
 export class PieceGoneError extends Error {
   override readonly name = 'PieceUnavailableError'
@@ -255,7 +265,7 @@ export class LiveContent {
     if (this.#init.manifest != null) this.#vouched.set(index)
     else if (relayable) this.#relayable.set(index)
     else return
-    if (this.#subscribers.size > 0) this.#init.memory.put(this.contentKey, index, Buffer.from(bytes))
+    if (this.#subscribers.size > 0) this.#init.memory.put(this.contentKey, index, copyOf(bytes))
     this.#tell(s => [s.vouching && this.#vouched.get(index) ? this.#vouch(index) : { kind: EntryKind.HAVE, index }])
   }
 
@@ -300,6 +310,11 @@ export class LiveContent {
     }
     await this.#reader?.close()
     this.#reader = null
+  }
+
+  /** The bytes of a recent piece kept in memory (an immutable copy), if any. */
+  kept (index: number): Uint8Array | undefined {
+    return this.#init.memory.get(this.contentKey, index)
   }
 
   #vouch (index: number): ContentEntry {

@@ -46,8 +46,9 @@ export class OriginSource implements PieceSource {
         off += n
         if (fill === lengthOf(piece)) {
           const digest = hash.digest()
-          sink.accept(piece, buffer, fill, 'origin', digest)
+          // Told first: what serves the piece on keeps its own copy, which the sink's first reader may then share.
           options.onPiece?.(piece, digest)
+          sink.accept(piece, buffer, fill, 'origin', digest)
           piece++
           hash = createHash('sha256')
           buffer = null
@@ -91,8 +92,8 @@ export class OriginSource implements PieceSource {
       if (buffer != null && fill > 0 && size == null) {
         // The body ended mid-piece: for unknown sizes that is the last piece.
         const digest = hash.digest()
-        sink.accept(piece, buffer, fill, 'origin', digest)
         options.onPiece?.(piece, digest)
+        sink.accept(piece, buffer, fill, 'origin', digest)
         piece++
         buffer = null
       }

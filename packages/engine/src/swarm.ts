@@ -100,8 +100,12 @@ class Swarm {
   readonly #spare: Buffer[] = []
   readonly #controller = new AbortController()
   readonly #signal: AbortSignal
-  /** Everyone waiting for a change: workers, the origin loop, the main loop. */
-  readonly #waiters = new Set<() => void>()
+  /**
+   * Who waits for what: `main` (the loop that watches for the end), `origin` (its loop), `vouch` (pieces waiting for
+   * their sender's vouch), and `peer:<id>` (that peer's workers). A change wakes only those it can give work to: in a
+   * swarm of 16, one peer's update waking every worker of every peer cost more CPU than the transfer itself.
+   */
+  readonly #waiters = new Map<string, Set<() => void>>()
   readonly #background: Array<Promise<unknown>> = []
   readonly #rotation: number
   #originOpen = false
@@ -126,7 +130,7 @@ class Swarm {
     const cleanups = [
       network.onPeer(id => { void this.#join(id) }),
       network.onSubscriber(this.#init.key, id => { void this.#join(id) }),
-      sink.onChange(() => { this.#poke() })
+      sink.onChange(() => { this.#pieceWritten() })
     ]
     this.#background.push(this.#discover(), this.#originLoop())
     const rejoin = setInterval(() => { this.#rejoin() }, REJOIN_INTERVAL)
@@ -136,7 +140,7 @@ class Swarm {
         this.#init.signal.throwIfAborted()
         if (sink.error != null) throw sink.error
         if (this.#originError != null && !this.#peersCanFinish()) throw this.#originError
-        await this.#waitForChange()
+        await this.#wait('main')
       }
     } finally {
       clearInterval(rejoin)
@@ -147,19 +151,39 @@ class Swarm {
     }
   }
 
-  /** Called when pieces land, peers come or go: re-evaluate. */
-  #poke (): void {
-    const waiters = [...this.#waiters]
-    this.#waiters.clear()
+  /** Wakes whoever waits on `channel`. */
+  #wake (channel: string): void {
+    const waiters = this.#waiters.get(channel)
+    if (waiters === undefined) return
+    this.#waiters.delete(channel)
     for (const wake of waiters) wake()
   }
 
-  async #waitForChange (ms = 250): Promise<void> {
+  /** Wakes everyone: a peer left, a request failed in a way anyone may route around, the endgame began. */
+  #wakeAll (): void {
+    for (const channel of [...this.#waiters.keys()]) this.#wake(channel)
+  }
+
+  /** Wakes the workers of the live peers that hold or fetch `index`: they may ask for it now. */
+  #wakeHolders (index: number): void {
+    for (const peer of this.#view.live()) if (peer.have.get(index) || peer.claims.has(index)) this.#wake(`peer:${peer.id}`)
+  }
+
+  /** Waits until woken on `channel`, or `ms` at most (every wait is bounded: loops re-check by themselves). */
+  async #wait (channel: string, ms = 250): Promise<void> {
     await new Promise<void>(resolve => {
-      const wake = (): void => { clearTimeout(t); this.#waiters.delete(wake); resolve() }
+      let waiters = this.#waiters.get(channel)
+      if (waiters === undefined) this.#waiters.set(channel, waiters = new Set())
+      const wake = (): void => { clearTimeout(t); this.#waiters.get(channel)?.delete(wake); resolve() }
       const t = setTimeout(wake, ms)
-      this.#waiters.add(wake)
+      waiters.add(wake)
     })
+  }
+
+  /** A piece was written (or failed): the end may be here, and with few pieces left idle workers may race. */
+  #pieceWritten (): void {
+    this.#wake('main')
+    if (this.#done.length - this.#done.count - this.#accepted.size <= Math.max(2, this.#view.live().length)) this.#wakeAll()
   }
 
   #running (): boolean {
@@ -196,7 +220,7 @@ class Swarm {
       await round()
     }
     this.#originOpen = true
-    this.#poke()
+    this.#wake('origin')
     while (this.#running()) {
       await this.#sleep(REDISCOVER_INTERVAL)
       if (this.#running()) await search()
@@ -275,7 +299,6 @@ class Swarm {
     const peer = this.#view.add({ id, key: peerKey, have: new Bitfield(this.#done.length, have), member: false })
     hashes?.forEach((hash, i) => { this.#view.vouch(id, i, hash) })
     this.#startWorkers(peer)
-    this.#poke()
   }
 
   #onEntries (id: string, entries: ContentEntry[]): void {
@@ -287,26 +310,33 @@ class Swarm {
 
   #apply (peer: PeerState, entries: ContentEntry[]): void {
     const view = this.#view
+    let work = false
+    let fewer = false
     for (const e of entries) {
       if (e.index >= view.size) continue
+      const wanted = !this.#done.get(e.index) && !this.#accepted.has(e.index)
       switch (e.kind) {
         case EntryKind.VOUCH:
           if (e.hash !== undefined) view.vouch(peer.id, e.index, e.hash)
           view.setHave(peer.id, e.index, true)
+          // A vouch may make others' copies of the piece acceptable (a relay's); a streamed piece waits for it.
+          if (wanted) { this.#wakeHolders(e.index); this.#wake('vouch') }
           break
-        case EntryKind.HAVE: view.setHave(peer.id, e.index, true); break
-        case EntryKind.INTENT: view.setClaim(peer.id, e.index, true); break
-        case EntryKind.UNINTENT: view.setClaim(peer.id, e.index, false); break
-        case EntryKind.LOST: view.setHave(peer.id, e.index, false); break
+        case EntryKind.HAVE: view.setHave(peer.id, e.index, true); work ||= wanted; break
+        case EntryKind.INTENT: view.setClaim(peer.id, e.index, true); work ||= wanted; break
+        case EntryKind.UNINTENT: view.setClaim(peer.id, e.index, false); fewer = true; break
+        case EntryKind.LOST: view.setHave(peer.id, e.index, false); fewer = true; break
       }
     }
-    this.#poke()
+    if (work) this.#wake(`peer:${peer.id}`)
+    // A piece nobody holds or fetches any more may be the origin's now.
+    if (fewer) this.#wake('origin')
   }
 
   #leave (id: string): void {
     this.#view.remove(id)
     this.#refused.set(id, Date.now())
-    this.#poke()
+    this.#wakeAll()
   }
 
   #strike (peer: PeerState, reason: string): void {
@@ -319,7 +349,7 @@ class Swarm {
     this.#init.file.bannedPeers.add(id)
     this.#view.disown(id)
     this.#view.remove(id)
-    this.#poke()
+    this.#wakeAll()
   }
 
   /** True while some missing piece is held or fetched by a live peer (the origin failing is then not the end). */
@@ -337,12 +367,21 @@ class Swarm {
     return this.#cursor
   }
 
+  /** What the pickers see; made once (a pick runs per request). */
   #pickState (): PickState {
+    this.#state ??= this.#makePickState()
+    return this.#state
+  }
+
+  #state: PickState | null = null
+
+  #makePickState (): PickState {
     const { trust } = this.#init
+    const swarm = this
     return {
       view: this.#view,
       done: this.#done,
-      cursor: this.#firstMissing(),
+      get cursor () { return swarm.#firstMissing() },
       // In the endgame, a piece counts as free to race only once its request lags.
       busy: i => this.#inFlight.get(i) ?? 0,
       lagging: i => this.#lagging(i),
@@ -358,7 +397,8 @@ class Swarm {
     const { trust, settings } = this.#init
     if (trust.kind === 'vouched' && !trust.acceptPeers) return
     for (let i = 0; i < settings.peerRequestsInFlight; i++) this.#background.push(this.#peerWorker(peer))
-    this.#poke()
+    // A peer that joins changes who shares the origin's pieces.
+    this.#wake('origin')
   }
 
   async #peerWorker (peer: PeerState): Promise<void> {
@@ -371,7 +411,8 @@ class Swarm {
       // Nothing new to ask this peer for: in the endgame, race another request.
       if (index == null && this.#allMissingInFlight()) index = pickFromPeer(peer, state, true)
       if (index == null) {
-        await this.#waitForChange()
+        // Woken when this peer has something new; the bound re-checks for the endgame's lagging requests.
+        await this.#wait(`peer:${peer.id}`, 1_000)
         continue
       }
       const streamed = !peer.have.get(index)
@@ -418,7 +459,11 @@ class Swarm {
       } finally {
         if (receive !== undefined) this.#spare.push(receive)
         peer.fetching.delete(index)
-        if (streamed) peer.streaming--
+        if (streamed) {
+          peer.streaming--
+          // The next piece it fetches from the origin may be asked for now.
+          this.#wake(`peer:${peer.id}`)
+        }
         this.#end(index)
       }
     }
@@ -438,7 +483,7 @@ class Swarm {
       if (vouchers.length > 0) return vouchers
       // The sender vouched for another hash than the bytes it sent: a lie, not a race.
       if (this.#view.contradicting(index, hash).includes(sender.id) || Date.now() >= deadline || !this.#running()) return null
-      await this.#waitForChange(50)
+      await this.#wait('vouch', 50)
     }
   }
 
@@ -476,7 +521,11 @@ class Swarm {
       this.#inFlight.delete(index)
       this.#since.delete(index)
     }
-    this.#poke()
+    if (n <= 0 && !this.#accepted.has(index) && !this.#done.get(index)) {
+      // It did not come: others may fetch it now, the origin too if nobody holds it.
+      this.#wakeHolders(index)
+      this.#wake('origin')
+    }
   }
 
   // ---- origin -----------------------------------------------------------------------------------------------
@@ -505,7 +554,7 @@ class Swarm {
         })
         : null
       if (run == null) {
-        await this.#waitForChange()
+        await this.#wait('origin')
         continue
       }
       this.#runs++

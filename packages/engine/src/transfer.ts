@@ -115,7 +115,7 @@ async function attempt (ctx: TransferContext): Promise<'done' | 'repair'> {
     const whole = want != null && size != null ? new WholeFileHash(size, file.record.pieceSize, WHOLE_HASH_MEMORY) : null
     const sink = new PieceSink({
       file, handle, store, settings: ctx.settings, expected: pinned?.manifest.pieceHashes ?? null, hashes,
-      onAccept: whole == null ? undefined : (index, bytes) => { whole.add(index, bytes) },
+      onAccept: whole == null ? undefined : (index, bytes) => { whole.add(index, bytes, () => file.live?.kept(index)) },
       onPiece: (index, length, from, hash) => {
         if (file.done == null) file.streamed += length
         if (from === 'origin') compareWithDropped(ctx, index, hash, dropped)

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import { pieceRange } from '@dopt/content'
+import { copyOf } from './live-content.js'
 
 /**
  * A file's SHA-256 computed as its pieces arrive, in whatever order: pieces are hashed as soon as all those before
@@ -24,8 +25,11 @@ export class WholeFileHash {
     this.#budget = budget
   }
 
-  /** Piece `index` arrived; `bytes` may be reused by the caller once this returns. */
-  add (index: number, bytes: Uint8Array): void {
+  /**
+   * Piece `index` arrived; `bytes` may be reused by the caller once this returns. `kept`, when given, is a copy of
+   * the same bytes that stays unchanged (the memory of recent pieces): an early piece waits as that, not copied again.
+   */
+  add (index: number, bytes: Uint8Array, kept?: () => Uint8Array | undefined): void {
     if (index < this.#next || this.#early.has(index)) return
     if (index === this.#next) {
       this.#hash.update(bytes)
@@ -34,7 +38,7 @@ export class WholeFileHash {
       return
     }
     if (this.#earlyBytes + bytes.byteLength > this.#budget) return
-    this.#early.set(index, Buffer.from(bytes))
+    this.#early.set(index, kept?.() ?? copyOf(bytes))
     this.#earlyBytes += bytes.byteLength
   }
 
