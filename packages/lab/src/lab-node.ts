@@ -19,6 +19,7 @@ let cpuAtStart = 0
 let finished = false
 let progressTimer: NodeJS.Timeout | null = null
 let stopping: Promise<void> | null = null
+let peersTimer: NodeJS.Timeout | null = null
 
 function send (message: FromNode): void {
   if (process.connected) process.send?.(message)
@@ -52,9 +53,11 @@ async function start (msg: InitMessage): Promise<void> {
     return
   }
   send({ type: 'ready', peerId: node.peerId, addrs: node.getMultiaddrs() })
+  peersTimer = setInterval(() => { send({ type: 'peers', count: node?.getPeers().length ?? 0 }) }, msg.progressInterval)
 }
 
 async function go (startAt: number): Promise<void> {
+  if (peersTimer !== null) clearInterval(peersTimer)
   const wait = startAt - now()
   if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
   if (node === null || init === null || stopping !== null) return
@@ -109,6 +112,7 @@ function fail (err: unknown): void {
 async function stop (code: number): Promise<void> {
   stopping ??= (async () => {
     if (progressTimer !== null) clearInterval(progressTimer)
+    if (peersTimer !== null) clearInterval(peersTimer)
     const last: FromNode = { type: 'final', ...figures() }
     if (process.connected) await new Promise<void>(resolve => { process.send?.(last, () => { resolve() }) })
     const force = setTimeout(() => process.exit(code), 10_000)
