@@ -108,7 +108,7 @@ async function main () {
         onProgress: p => {
           if (Date.now() - last < 5000) return
           last = Date.now()
-          log(`  [${p.system} ${p.repeat}/${p.repeats}] ${p.settled}/${p.nodes} done, origin ${formatBytes(p.originBytes)}, ${p.elapsed === null ? 'starting' : `${p.elapsed.toFixed(0)} s`}`)
+          log(`  [${p.system} ${p.repeat}/${p.repeats}] ${p.settled}/${p.nodes} done, origin ${lab.formatBytes(p.originBytes)}, ${p.elapsed === null ? 'starting' : `${p.elapsed.toFixed(0)} s`}`)
         }
       })
       const charts = await lab.renderCharts(report)

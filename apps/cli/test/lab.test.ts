@@ -34,7 +34,7 @@ describe('dopt lab', () => {
 
   it('--json: runs the scenario quietly, writes the report, prints one line with the headline figures', async () => {
     const out = join(dir, 'out')
-    const r = await run(['lab', '--nodes', '3', '--size', '4MiB', '--origin-rate', '16MiB', '--upload-rate', '16MiB', '--name', 'cli', '--json', '--out', out], { timeoutMs: 60_000 })
+    const r = await run(['lab', '--nodes', '3', '--size', '4MiB', '--origin-rate', '16MiB', '--upload-rate', '16MiB', '--name', 'cli', '--repeat', '2', '--json', '--out', out], { timeoutMs: 60_000 })
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toBe('')
     const lines = r.stdout.trim().split('\n')
@@ -45,14 +45,18 @@ describe('dopt lab', () => {
     expect(line.bound).toBeCloseTo(0.25, 10)
     const [dopt] = line.systems
     expect(dopt!.system).toBe('dopt')
+    expect(dopt!.repeats).toBe(2)
     expect(dopt!.originCopies).toBeGreaterThanOrEqual(1)
     expect(dopt!.lastDone!).toBeGreaterThan(0.2)
     expect(dopt!.lastDoneOverBound).toBeCloseTo(dopt!.lastDone! / line.bound, 10)
 
     const report = JSON.parse(await readFile(line.report, 'utf8')) as Report
     expect(report.scenario).toMatchObject({ name: 'cli', nodes: 3, fileSize: 4 * MiB, originRate: 16 * MiB, uploadRate: 16 * MiB, check: 'sha256', arrival: { kind: 'together' } })
-    expect(report.runs[0]!.nodes.every(n => n.verified)).toBe(true)
-    expect(report.runs[0]!.originCopies).toBe(dopt!.originCopies)
+    expect(report.runs).toHaveLength(2)
+    for (const r of report.runs) expect(r.nodes.every(n => n.verified)).toBe(true)
+    const copies = report.runs.map(r => r.originCopies)
+    expect(dopt!.originCopies).toBeCloseTo((copies[0]! + copies[1]!) / 2, 10)
+    expect(report.summary[0]!.originCopies).toEqual({ median: dopt!.originCopies, min: Math.min(...copies), max: Math.max(...copies) })
     const md = await readFile(line.markdown, 'utf8')
     expect(md).toMatch(/^# dopt lab: cli\n/)
     // renderCharts' charts, written beside the report and embedded in it.

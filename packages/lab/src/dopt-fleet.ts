@@ -13,6 +13,12 @@ import type { SystemContext, SystemOutcome } from './system.js'
 
 /** How long node processes may take to start, all together (N processes share two cores). */
 const READY_TIMEOUT_MS = 120_000
+/**
+ * How long the lab waits, once every node listens, for every node to be connected to all the others before it
+ * releases them anyway: the mesh's TLS handshakes are start-up too (N·(N-1)/2 of them; at N = 32 they kept both
+ * cores busy for seconds after the release when the lab did not wait).
+ */
+const MESH_TIMEOUT_MS = 60_000
 /** Time between sending `go` and the release, so every node has it before the instant. */
 const RELEASE_LEAD_MS = 200
 const PROGRESS_MS = 250
@@ -36,6 +42,8 @@ interface Slot {
   left: boolean
   restarts: number
   resumedBytes: number | null
+  /** Connected peers, as it last said before its `go`. */
+  peers: number
   /** Resolved when it is done, has failed, or left. */
   settled: boolean
   ready: { resolve: () => void, reject: (err: Error) => void } | null
@@ -98,6 +106,7 @@ export async function runDoptFleet (ctx: SystemContext): Promise<SystemOutcome> 
     left: false,
     restarts: 0,
     resumedBytes: null,
+    peers: 0,
     settled: false,
     ready: null
   }))
@@ -118,6 +127,10 @@ export async function runDoptFleet (ctx: SystemContext): Promise<SystemOutcome> 
     switch (msg.type) {
       case 'ready':
         slot.ready?.resolve()
+        return
+      case 'peers':
+        slot.peers = msg.count
+        wake()
         return
       case 'fatal':
         slot.ready?.reject(new LabRunError(`dopt node ${slot.index} did not start: ${msg.message} (${msg.code})`))
@@ -201,9 +214,13 @@ export async function runDoptFleet (ctx: SystemContext): Promise<SystemOutcome> 
   const onAbort = (): void => { wake() }
   signal.addEventListener('abort', onAbort)
   let releasedAt = 0
+  let peersAtRelease: number[] = []
   try {
     await Promise.all(slots.map(launch))
     if (signal.aborted) throw new AbortedError('the lab was interrupted')
+    await until(() => signal.aborted || slots.every(s => s.peers >= n - 1), MESH_TIMEOUT_MS, w => { wake = w })
+    if (signal.aborted) throw new AbortedError('the lab was interrupted')
+    peersAtRelease = slots.map(s => s.peers)
 
     if (scenario.arrival.kind === 'seed-first') {
       // The seed downloads before the release (untimed), then serves from its cache.
@@ -272,6 +289,7 @@ export async function runDoptFleet (ctx: SystemContext): Promise<SystemOutcome> 
     if (scenario.arrival.kind === 'seed-first' && slot.index === 0) result.seed = true
     if (slot.restarts > 0) result.restarts = slot.restarts
     if (slot.resumedBytes !== null) result.resumedBytes = slot.resumedBytes
+    result.peersAtRelease = peersAtRelease[slot.index] ?? 0
     nodes.push(result)
   }
   return { nodes, releasedAt }

@@ -98,6 +98,8 @@ export interface NodeResult {
   restarts?: number
   /** Bytes already verified when its last restarted process found its job again (a resume, not a new start). */
   resumedBytes?: number
+  /** Peers it was connected to at the release (dopt: the lab waits for the full mesh, N - 1, up to a minute). */
+  peersAtRelease?: number
 }
 
 /** What the origin saw during one run. */

@@ -19,6 +19,7 @@ let cpuAtStart = 0
 let finished = false
 let progressTimer: NodeJS.Timeout | null = null
 let stopping: Promise<void> | null = null
+let peersTimer: NodeJS.Timeout | null = null
 
 function send (message: FromNode): void {
   if (process.connected) process.send?.(message)
@@ -57,12 +58,14 @@ async function start (msg: InitMessage): Promise<void> {
   const deadline = Date.now() + CONNECT_TIMEOUT_MS
   while (node.getPeers().length < want && Date.now() < deadline && stopping === null) await new Promise(resolve => setTimeout(resolve, 50))
   send({ type: 'ready', peerId: node.peerId, addrs: node.getMultiaddrs() })
+  peersTimer = setInterval(() => { send({ type: 'peers', count: node?.getPeers().length ?? 0 }) }, msg.progressInterval)
 }
 
 /** How long a node waits for its peers' connections before it says it is ready anyway. */
 const CONNECT_TIMEOUT_MS = 20_000
 
 async function go (startAt: number): Promise<void> {
+  if (peersTimer !== null) clearInterval(peersTimer)
   const wait = startAt - now()
   if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
   if (node === null || init === null || stopping !== null) return
@@ -117,6 +120,7 @@ function fail (err: unknown): void {
 async function stop (code: number): Promise<void> {
   stopping ??= (async () => {
     if (progressTimer !== null) clearInterval(progressTimer)
+    if (peersTimer !== null) clearInterval(peersTimer)
     const last: FromNode = { type: 'final', ...figures() }
     if (process.connected) await new Promise<void>(resolve => { process.send?.(last, () => { resolve() }) })
     const force = setTimeout(() => process.exit(code), 10_000)

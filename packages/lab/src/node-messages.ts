@@ -49,6 +49,8 @@ export interface NodeFigures {
 export type FromNode =
   /** The node is up and listening. */
   | { type: 'ready', peerId: string | null, addrs: string[] }
+  /** Until its `go`: how many peers it is connected to (the lab releases once the mesh is complete). */
+  | { type: 'peers', count: number }
   /** Its job was created (or found) and resumed at `at`. */
   | ({ type: 'started', at: number } & NodeFigures)
   | ({ type: 'progress', state: string } & NodeFigures)

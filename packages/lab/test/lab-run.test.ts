@@ -22,7 +22,8 @@ function childNodes (): string[] {
 /** Figures that must hold for any run of any system: what the nodes say adds up with what the origin saw. */
 function expectConsistent (run: SystemRun, report: Report): void {
   const F = report.scenario.fileSize
-  for (const node of run.nodes) {
+  const leaving = new Set((report.scenario.churn ?? []).filter(e => e.action === 'leave').map(e => e.node))
+  for (const node of run.nodes.filter(n => !leaving.has(n.index))) {
     expect(node.verified, JSON.stringify(node)).toBe(true)
     expect(node.done).not.toBeNull()
     expect(node.bytesFromOrigin + node.bytesFromPeers).toBe(F)
@@ -48,7 +49,7 @@ function expectConsistent (run: SystemRun, report: Report): void {
   // Nothing beats the lower bound (the egress bucket may run one ~25 ms burst ahead of its rate).
   expect(run.lastDone).not.toBeNull()
   expect(run.lastDone!).toBeGreaterThanOrEqual(report.bounds.lastDone * 0.95)
-  expect(run.lastDone).toBe(Math.max(...run.nodes.filter(n => n.seed !== true).map(n => n.done!)))
+  expect(run.lastDone).toBe(Math.max(...run.nodes.filter(n => n.seed !== true && !leaving.has(n.index)).map(n => n.done!)))
 }
 
 describe('a real lab run (child processes, level, libp2p on 127.0.0.1)', () => {
@@ -71,6 +72,8 @@ describe('a real lab run (child processes, level, libp2p on 127.0.0.1)', () => {
     expect(seed!.done!).toBeLessThan(0)
     expect(seed!.bytesFromOrigin).toBe(4 * MiB)
     for (const n of others) expect(Math.abs(n.start)).toBeLessThan(1)
+    // Released only once the static full mesh had formed: every node connected to both others.
+    expect(run!.nodes.map(n => n.peersAtRelease)).toEqual([2, 2, 2])
     expect(seen.at(-1)).toBe(3) // the live display counted every node done, the seed too
     expect(report.summary).toEqual([expect.objectContaining({ system: 'dopt', repeats: 1, lastDone: { median: run!.lastDone, min: run!.lastDone, max: run!.lastDone } })])
 
@@ -85,16 +88,21 @@ describe('a real lab run (child processes, level, libp2p on 127.0.0.1)', () => {
     expect(childNodes()).toEqual([])
   })
 
-  it('check manifest: the pinned CID is served as the origin\'s sidecar and every output still verifies', async () => {
-    const scenario = parseScenario({ name: 'pinned', nodes: 2, fileSize: 3 * MiB + 5, pieceSize: 256 * 1024, originRate: 16 * MiB, uploadRate: 16 * MiB, check: 'manifest', timeout: 60 })
+  it('check manifest, staggered: the pinned CID is served as the origin\'s sidecar, outputs verify, node 1 starts later', async () => {
+    const scenario = parseScenario({ name: 'pinned', nodes: 2, fileSize: 3 * MiB + 5, pieceSize: 256 * 1024, originRate: 16 * MiB, uploadRate: 16 * MiB, check: 'manifest', arrival: 'staggered:0.6', timeout: 60 })
     const report = await runLab({ scenario, workDir: dir })
-    expectConsistent(report.runs[0]!, report)
+    const run = report.runs[0]!
+    expectConsistent(run, report)
+    expect(run.nodes[0]!.start).toBeLessThan(0.3)
+    expect(run.nodes[1]!.start).toBeGreaterThanOrEqual(0.59)
+    expect(run.nodes[1]!.start).toBeLessThan(1.2)
+    expect(report.bounds.terms.lastArrival).toBeCloseTo(0.6, 10)
   })
 
-  it('kill-restart: a node SIGKILLed mid-download comes back on its data folder and resumes its job', async () => {
+  it('churn: a node SIGKILLed mid-download comes back on its data folder and resumes its job; one that leaves is reported as gone', async () => {
     const scenario = parseScenario({
       name: 'churn', nodes: 3, fileSize: 8 * MiB, originRate: 4 * MiB, uploadRate: 4 * MiB, timeout: 60,
-      churn: [{ node: 1, at: 1.5, action: 'kill-restart', restartAfter: 0.3 }]
+      churn: [{ node: 1, at: 1.5, action: 'kill-restart', restartAfter: 0.3 }, { node: 2, at: 0.8, action: 'leave' }]
     })
     const report = await runLab({ scenario, workDir: dir })
     const run = report.runs[0]!
@@ -104,6 +112,11 @@ describe('a real lab run (child processes, level, libp2p on 127.0.0.1)', () => {
     // It found its job by name with pieces already verified: a resume, not a new download.
     expect(killed.resumedBytes).toBeGreaterThan(0)
     expect(killed.resumedBytes).toBeLessThan(8 * MiB)
+    const gone = run.nodes[2]!
+    expect(gone.done).toBeNull()
+    expect(gone.verified).toBe(false)
+    expect(gone.error).toMatch(/left at 0\.8 s/)
+    expect(gone.cpuSeconds).toBeGreaterThan(0) // its last figures arrived before it exited
     expect(childNodes()).toEqual([])
   })
 
