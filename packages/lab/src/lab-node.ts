@@ -52,17 +52,9 @@ async function start (msg: InitMessage): Promise<void> {
     else process.exit(1)
     return
   }
-  // Ready once connected to its peers (the static mesh; they start at the same time, so the first dials may need a
-  // retry): connections made after the release would take the run's CPU and delay its first requests.
-  const want = Array.isArray(msg.config.peers) ? msg.config.peers.length : 0
-  const deadline = Date.now() + CONNECT_TIMEOUT_MS
-  while (node.getPeers().length < want && Date.now() < deadline && stopping === null) await new Promise(resolve => setTimeout(resolve, 50))
   send({ type: 'ready', peerId: node.peerId, addrs: node.getMultiaddrs() })
   peersTimer = setInterval(() => { send({ type: 'peers', count: node?.getPeers().length ?? 0 }) }, msg.progressInterval)
 }
-
-/** How long a node waits for its peers' connections before it says it is ready anyway. */
-const CONNECT_TIMEOUT_MS = 20_000
 
 async function go (startAt: number): Promise<void> {
   if (peersTimer !== null) clearInterval(peersTimer)
