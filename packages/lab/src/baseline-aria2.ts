@@ -43,6 +43,8 @@ export interface Aria2FleetInit {
   tracker?: 'auto' | 'builtin'
   /** More aria2c options for experiments, after the lab's (a later option wins). @default [] */
   aria2Options?: string[]
+  /** Told the release instant (epoch ms) when it is decided, for a live display. */
+  onRelease?(at: number): void
 }
 
 export interface Aria2FleetResult {
@@ -198,6 +200,7 @@ export async function runAria2Fleet (init: Aria2FleetInit): Promise<Aria2FleetRe
 
     // The release: every client whose offset is 0 is unpaused at once; the rest at their offsets.
     const releaseTime = Date.now()
+    init.onRelease?.(releaseTime)
     const actions: Action[] = downloaders.map(c => ({ at: releaseTime + c.offset * 1000, kind: 'start', node: c.index }))
     for (const e of scenario.churn ?? []) {
       actions.push({ at: releaseTime + e.at * 1000, kind: e.action === 'leave' ? 'leave' : 'kill', node: e.node, restartAfter: e.restartAfter ?? 1 })

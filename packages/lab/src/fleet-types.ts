@@ -148,6 +148,8 @@ export interface Report {
   bounds: Bounds
   /** Every run, in the order they ran (with --repeat K: K per system). */
   runs: SystemRun[]
+  /** Systems the scenario asked for that could not run on this machine (aria2 not installed), and why. */
+  skipped?: Array<{ system: SystemRun['system'], reason: string }>
   /** Per system, median and spread (min, max) of the headline figures over the repeats. */
   summary: Array<{
     system: SystemRun['system']

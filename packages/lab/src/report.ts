@@ -68,6 +68,7 @@ export function renderMarkdown (report: Report, charts: Chart[] = []): string {
     lines.push(`| ${x.system} | ${x.repeats} | ${s(x.lastDone.median)} | ${s(x.lastDone.min)} – ${s(x.lastDone.max)} | ${s(x.lastDoneOverBound.median)} | ${s(x.originCopies.median)} | ${s(x.originCopies.min)} – ${s(x.originCopies.max)} | ${s(x.cpuSecondsPerGiBPerNode.median)} |`)
   }
   lines.push('', '"—": some node never finished (a run that never finished counts as the slowest).', '')
+  for (const skip of report.skipped ?? []) lines.push(`**${skip.system} did not run here:** ${skip.reason}. dopt ran alone.`, '')
   if (charts.length > 0) {
     lines.push('## Charts', '')
     for (const chart of charts) lines.push(`![${chart.title.replaceAll(']', '\\]')}](${chart.name}.svg)`, '')

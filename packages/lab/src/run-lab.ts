@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { manifestOfFile, toHex } from '@dopt/content'
 import { AbortedError } from '@dopt/interface'
 import { BASELINES } from './baselines.js'
+import { aria2Available } from './baseline-aria2.js'
 import { arrivalTimes, lowerBounds, requiredNodes } from './bounds.js'
 import { runDoptFleet } from './dopt-fleet.js'
 import { sampleCounter } from './egress.js'
@@ -68,7 +69,7 @@ export async function runLab (init: LabInit): Promise<Report> {
   const { scenario } = init
   const repeats = init.repeat ?? 1
   if (!Number.isInteger(repeats) || repeats < 1 || repeats > 100) throw new ScenarioError('repeat', `must be a whole number from 1 to 100, not ${repeats}`)
-  const systems = systemsFor(scenario, init.baselines)
+  const { systems, skipped } = await runnable(systemsFor(scenario, init.baselines))
   const signal = init.signal ?? new AbortController().signal
   const startedAt = new Date().toISOString()
   const work = await mkdtemp(join(init.workDir ?? tmpdir(), 'dopt-lab-'))
@@ -89,6 +90,7 @@ export async function runLab (init: LabInit): Promise<Report> {
       startedAt,
       bounds,
       runs,
+      ...(skipped.length > 0 ? { skipped } : {}),
       summary: summarize(runs, scenario, bounds)
     }
   } finally {
@@ -110,6 +112,17 @@ export function systemsFor (scenario: Pick<ResolvedScenario, 'baselines'>, basel
     systems.push([name, runner])
   }
   return systems
+}
+
+/** Leaves out the aria2 baselines when aria2c cannot run here: the lab says so (Report.skipped) and runs the rest. */
+async function runnable (systems: Array<[SystemRun['system'], SystemRunner]>): Promise<{ systems: Array<[SystemRun['system'], SystemRunner]>, skipped: NonNullable<Report['skipped']> }> {
+  if (!systems.some(([name]) => name.startsWith('aria2'))) return { systems, skipped: [] }
+  const aria2 = await aria2Available()
+  if (aria2.ok) return { systems, skipped: [] }
+  return {
+    systems: systems.filter(([name]) => !name.startsWith('aria2')),
+    skipped: systems.filter(([name]) => name.startsWith('aria2')).map(([system]) => ({ system, reason: aria2.reason }))
+  }
 }
 
 /** The payload file (seeded random bytes), its SHA-256 and its manifest, made once per lab. */
