@@ -164,7 +164,11 @@ ${table.join('\n')}
 ${charts.join('\n\n')}
 
 Each scenario's report (every node's start, done, bytes by source, uploads, CPU and memory; origin egress over time)
-is linked from its name. The machines are shared and noisy; the origin cap and upload limits make these runs
+is linked from its name. How to read the rows: origin copies near N means every node fetched the whole file from the
+origin, and last done ÷ bound near N at the reference (where the bound is one copy at the origin's rate) follows
+from it; a run whose time exceeds what its origin copies explain (copies × F ÷ origin rate) lost time elsewhere (the
+origin idle while nodes looked for peers, or CPU: N processes on ${m.cores} cores). CPU-s/GiB/node counts each node's
+process from its download's start to the end of the run, so waiting and serving peers are in it. The machines are shared and noisy; the origin cap and upload limits make these runs
 mostly rate-bound rather than CPU-bound, but N processes share ${m.cores} cores.`
 }
 
