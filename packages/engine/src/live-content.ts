@@ -54,8 +54,9 @@ export class LivePiece implements StreamingPiece {
     this.#wake()
   }
 
-  async read (offset: number, signal: AbortSignal): Promise<Uint8Array> {
-    while (this.#filled <= offset) {
+  async read (offset: number, signal: AbortSignal, min = 1): Promise<Uint8Array> {
+    const want = Math.min(this.length, offset + Math.max(1, min))
+    while (this.#filled < want) {
       if (this.#failed) throw new PieceGoneError('the piece will not arrive')
       signal.throwIfAborted()
       await new Promise<void>(resolve => {

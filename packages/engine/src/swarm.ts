@@ -377,11 +377,11 @@ class Swarm {
 
   #makePickState (): PickState {
     const { trust } = this.#init
-    const swarm = this
+    const firstMissing = (): number => this.#firstMissing()
     return {
       view: this.#view,
       done: this.#done,
-      get cursor () { return swarm.#firstMissing() },
+      get cursor () { return firstMissing() },
       // In the endgame, a piece counts as free to race only once its request lags.
       busy: i => this.#inFlight.get(i) ?? 0,
       lagging: i => this.#lagging(i),

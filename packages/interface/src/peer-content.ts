@@ -33,10 +33,11 @@ export interface ContentEntry {
 export interface StreamingPiece {
   readonly length: number
   /**
-   * The piece's bytes from `offset` on, as soon as there is at least one: a view that stays valid, never empty.
-   * Rejects when the piece will not complete (its download failed or was given up).
+   * The piece's bytes from `offset` on, as soon as there are at least `min` of them (or the rest of the piece, if
+   * fewer; default 1): a view that stays valid, never empty. Rejects when the piece will not complete (its download
+   * failed or was given up).
    */
-  read(offset: number, signal: AbortSignal): Promise<Uint8Array>
+  read(offset: number, signal: AbortSignal, min?: number): Promise<Uint8Array>
 }
 
 /** A piece to serve: its bytes, or bytes still arriving. */

@@ -8,6 +8,9 @@ import type { Entry, Frame, ProtocolVersion } from './codec.js'
 import type { ContentProvider, PieceData, StreamingPiece } from './types.js'
 import type { Connection, Stream } from '@libp2p/interface'
 
+/** Milliseconds a subscription's changes wait to go out together (each frame costs every peer it goes to). */
+const UPDATE_DELAY = 20
+
 export const PROTOCOL_VERSIONS: readonly ProtocolVersion[] = ['1.1.0', '1.0.0']
 
 /** The piece protocol's id for a group: nodes of different groups do not share a protocol, so never talk. */
@@ -171,7 +174,9 @@ export class PieceServer {
     const total = data.length
     let offset = 0
     do {
-      const available = data instanceof Uint8Array ? data.subarray(offset) : await data.read(offset, signal)
+      // A piece still arriving goes out in parts of a useful size, not in every small chunk the origin sends: each
+      // part costs a frame (and its encryption and handling) at every peer it goes to.
+      const available = data instanceof Uint8Array ? data.subarray(offset) : await data.read(offset, signal, this.#partSize)
       const part = available.subarray(0, Math.min(this.#partSize, total - offset))
       await this.#rate.take(part.byteLength, signal)
       if (signal.aborted || !(await this.#write(stream, [encodeDataHeader(id, total, offset, part.byteLength), part]))) return false
@@ -206,8 +211,8 @@ export class PieceServer {
       if (signal.aborted) return
       const first = queued.length === 0
       queued.push(...entries)
-      // Changes of one turn go out together.
-      if (first) setImmediate(() => { void flush() })
+      // Changes of a short while go out together: one frame per subscriber, not one per piece event.
+      if (first) setTimeout(() => { void flush() }, UPDATE_DELAY)
     }
     const subscription = await this.#content.subscribe?.(key, peerId, onEntries, () => { end('gone') }) ?? null
     if (subscription === null || signal.aborted) {
