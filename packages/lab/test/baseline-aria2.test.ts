@@ -45,6 +45,7 @@ function throttled (origin: Origin, rate: number, aliases: string[]): Origin {
     redirect: (from, to, status) => { origin.redirect(from, to, status) },
     get requests () { return origin.requests },
     get bytesSent () { return origin.bytesSent },
+    get egressRate () { return origin.egressRate },
     close: async () => { await origin.close() }
   }
 }
