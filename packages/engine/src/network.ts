@@ -22,7 +22,8 @@ export interface SubscribeHandlers extends AbortOptions {
  * engine does not depend on libp2p, and so the scheduler can be read without it.
  */
 export interface PeerNetwork {
-  findProviders(key: string, options?: AbortOptions & { timeout?: number }): AsyncIterable<string>
+  /** Providers of `key`: DHT providers and, unless `askConnected` is false, connected peers that say they hold it. */
+  findProviders(key: string, options?: AbortOptions & { timeout?: number, askConnected?: boolean }): AsyncIterable<string>
   fetchManifest(peerId: string, key: string, options?: AbortOptions & { timeout?: number }): Promise<Uint8Array | null>
   fetchHave(peerId: string, key: string, options?: AbortOptions & { timeout?: number }): Promise<Uint8Array | null>
   /** `into`: a buffer to receive the piece into, the request's until it settles (the result is then a view of it). */
@@ -30,7 +31,7 @@ export interface PeerNetwork {
   provide(key: string, options?: AbortOptions): Promise<void>
   /** The peer's live state of `key`: null when it does not hold it, 'unsupported' when it speaks only 1.0.0. */
   subscribe(peerId: string, key: string, handlers: SubscribeHandlers): Promise<PeerContent | null | 'unsupported'>
-  /** Peers connected now. */
+  /** Peers connected now, and the static ones given (asking one dials it). */
   connectedPeers(): string[]
   /** Calls `listener` with each peer that connects; returns what removes it. */
   onPeer(listener: (peerId: string) => void): () => void

@@ -31,8 +31,9 @@ export interface EngineInit {
   /** Times a file restarts in a row because the origin's copy changed, before the job ends in `error` (CONTENT_CHANGED). @default 3 */
   maxContentRestarts?: number
   /**
-   * Piece requests in flight per peer: enough to hide a round trip and the seeder's disk read, few enough that a
-   * busy peer does not sit on pieces others could send (a peer serves 4 at once to one asker). @default 4
+   * Most piece requests in flight to one peer: enough to hide a round trip and the seeder's disk read. With many
+   * peers each gets fewer (about 24 in all, at least 2 each), so that busy peers do not sit on pieces others could
+   * send. @default 8
    */
   peerRequestsInFlight?: number
   /**
@@ -134,7 +135,7 @@ export function engineSettings (init: EngineInit = {}): EngineSettings {
     flushPieces: init.flushPieces ?? 32,
     flushInterval: init.flushInterval ?? 500,
     maxContentRestarts: init.maxContentRestarts ?? 3,
-    peerRequestsInFlight: init.peerRequestsInFlight ?? 4,
+    peerRequestsInFlight: init.peerRequestsInFlight ?? 8,
     originDelay: init.originDelay ?? 0,
     foregroundOriginDelay: init.foregroundOriginDelay ?? init.originDelay ?? 0,
     backgroundOriginDelay: init.backgroundOriginDelay ?? init.originDelay ?? 0,

@@ -18,6 +18,8 @@ export interface PeerState {
   fetching: Set<number>
   /** Of those, pieces it is still fetching from the origin (at most one at a time). */
   streaming: number
+  /** Workers asking it for pieces now. */
+  workers: number
   gone: boolean
   cancel?: () => void
 }
@@ -59,9 +61,9 @@ export class SwarmView {
     return [...this.#peers.values()].filter(p => !p.gone)
   }
 
-  add (peer: Omit<PeerState, 'claims' | 'claimsChanged' | 'strikes' | 'fetching' | 'streaming' | 'gone'>): PeerState {
+  add (peer: Omit<PeerState, 'claims' | 'claimsChanged' | 'strikes' | 'fetching' | 'streaming' | 'workers' | 'gone'>): PeerState {
     this.remove(peer.id)
-    const state: PeerState = { ...peer, claims: new Set(), claimsChanged: Date.now(), strikes: 0, fetching: new Set(), streaming: 0, gone: false }
+    const state: PeerState = { ...peer, claims: new Set(), claimsChanged: Date.now(), strikes: 0, fetching: new Set(), streaming: 0, workers: 0, gone: false }
     this.#peers.set(peer.id, state)
     for (const i of state.have.setBits()) this.holders[i]!++
     if (state.have.full) state.member = false

@@ -52,6 +52,12 @@ export interface SwarmInit {
 
 /** Seconds' worth of the origin's measured rate in one ranged GET: long runs hold their later pieces back. */
 const RUN_SECONDS = 2
+/**
+ * Ranged GETs one download keeps going at once: with two, the next is already streaming when one ends, so the
+ * origin's share of this node is never idle between requests (with one, each gap - a round trip, a busy CPU - was
+ * the origin's time lost: at N=16 on 2 cores it sent ~4 MiB in the first second of a 20 MiB/s cap).
+ */
+const ORIGIN_FETCHES = 2
 /** How often connected peers that do not serve the content yet are asked again, and the DHT searched again (ms). */
 const REJOIN_INTERVAL = 2_000
 const REDISCOVER_INTERVAL = 10_000
@@ -59,6 +65,12 @@ const REDISCOVER_INTERVAL = 10_000
 const SEARCH_AGAIN = 500
 /** How long a streamed piece may wait for its sender's vouch (it is sent as the piece completes). */
 const VOUCH_WAIT = 2_000
+/**
+ * Peer requests one download keeps in flight in all, shared out among its peers: each holds a piece-sized receive
+ * buffer, and with 15 peers × 4 the requests mostly waited in the peers' upload queues, holding pieces from others
+ * (lab, N=16: 2 per peer was ~10% less CPU and time than 4).
+ */
+const REQUESTS = 24
 /** How long a request must have been under way before the endgame races it (ms). */
 const ENDGAME_LAG = 500
 /** A member that claims nothing for this long is not working through its share: others may take it (ms). */
@@ -132,7 +144,7 @@ class Swarm {
       network.onSubscriber(this.#init.key, id => { void this.#join(id) }),
       sink.onChange(() => { this.#pieceWritten() })
     ]
-    this.#background.push(this.#discover(), this.#originLoop())
+    this.#background.push(this.#discover(), ...Array.from({ length: ORIGIN_FETCHES }, async () => { await this.#originLoop() }))
     const rejoin = setInterval(() => { this.#rejoin() }, REJOIN_INTERVAL)
     try {
       // Bounded: each turn waits at most 250 ms, and ends on completion, abort, or an error nobody can route around.
@@ -203,7 +215,8 @@ class Swarm {
     const joins: Array<Promise<void>> = [...new Set([...(this.#init.peers ?? []), ...network.connectedPeers()])].map(async id => { await this.#join(id) })
     const search = async (): Promise<void> => {
       try {
-        for await (const id of network.findProviders(key, { signal: this.#signal, timeout: settings.discoveryTimeout * 1000 })) joins.push(this.#join(id))
+        // Connected peers are subscribed to directly (#join): the search is for providers beyond them (the DHT).
+        for await (const id of network.findProviders(key, { signal: this.#signal, timeout: settings.discoveryTimeout * 1000, askConnected: false })) joins.push(this.#join(id))
       } catch {
         // Discovery is best effort: the origin covers what peers can't.
       }
@@ -336,6 +349,7 @@ class Swarm {
   #leave (id: string): void {
     this.#view.remove(id)
     this.#refused.set(id, Date.now())
+    this.#staffPeers()
     this.#wakeAll()
   }
 
@@ -393,19 +407,38 @@ class Swarm {
     }
   }
 
-  #startWorkers (peer: PeerState): void {
-    const { trust, settings } = this.#init
-    if (trust.kind === 'vouched' && !trust.acceptPeers) return
-    for (let i = 0; i < settings.peerRequestsInFlight; i++) this.#background.push(this.#peerWorker(peer))
+  #startWorkers (_peer: PeerState): void {
+    this.#staffPeers()
     // A peer that joins changes who shares the origin's pieces.
     this.#wake('origin')
   }
 
   async #peerWorker (peer: PeerState): Promise<void> {
+    peer.workers++
+    try {
+      await this.#work(peer)
+    } finally {
+      peer.workers--
+    }
+  }
+
+  /** Starts workers for the live peers up to what each may have now (more once peers have left). */
+  #staffPeers (): void {
+    const { trust } = this.#init
+    if (trust.kind === 'vouched' && !trust.acceptPeers) return
+    const each = this.#perPeer()
+    for (const peer of this.#view.live()) {
+      while (peer.workers < each && this.#running()) this.#background.push(this.#peerWorker(peer))
+    }
+  }
+
+  async #work (peer: PeerState): Promise<void> {
     const { network, sink, settings, file, live, trust } = this.#init
     const size = file.record.size ?? 0
     const pieceSize = file.record.pieceSize
     while (this.#running() && !peer.gone) {
+      // Fewer workers per peer when there are many peers: the download's requests stay about REQUESTS in all.
+      if (peer.workers > this.#perPeer()) return
       const state = this.#pickState()
       let index = pickFromPeer(peer, state, false)
       // Nothing new to ask this peer for: in the endgame, race another request.
@@ -467,6 +500,12 @@ class Swarm {
         this.#end(index)
       }
     }
+  }
+
+  /** Requests in flight to one peer: `peerRequestsInFlight`, shared out when there are many peers (at least 2). */
+  #perPeer (): number {
+    const limit = this.#init.settings.peerRequestsInFlight
+    return Math.min(limit, Math.max(2, Math.ceil(REQUESTS / Math.max(1, this.#view.live().length))))
   }
 
   /**
@@ -548,9 +587,9 @@ class Swarm {
           share,
           maxRun: this.#maxRun(),
           ownerIdle: id => this.#ownerIdle(id),
-          // The first run, before peers that start at the same moment have said so: every connected peer counts as
+          // The first runs, before peers that start at the same moment have said so: every connected peer counts as
           // one that downloads the content too, so that nodes released together start on different pieces.
-          ...(this.#runs === 0 ? { members: this.#prospectiveMembers() } : {})
+          ...(this.#runs < ORIGIN_FETCHES ? { members: this.#prospectiveMembers() } : {})
         })
         : null
       if (run == null) {
@@ -562,16 +601,16 @@ class Swarm {
       for (const i of indices) this.#begin(i)
       live.claim(indices)
       const started = performance.now()
-      const before = file.record.bytesFromOrigin ?? 0
+      let runBytes = 0
       try {
         await origin.fetch(file, run, sink, {
           signal: this.#signal,
           limiter: this.#init.limiter,
-          onPieceBytes: (i, offset, chunk) => { live.arriving(i, offset, chunk) },
+          onPieceBytes: (i, offset, chunk) => { runBytes += chunk.byteLength; live.arriving(i, offset, chunk) },
           onPiece: (i, hash) => { this.#accepted.add(i); live.fromOrigin(i, hash) }
         })
         const seconds = (performance.now() - started) / 1000
-        const rate = ((file.record.bytesFromOrigin ?? 0) - before) / Math.max(seconds, 0.001)
+        const rate = runBytes / Math.max(seconds, 0.001)
         this.#originRate = this.#originRate === 0 ? rate : 0.5 * this.#originRate + 0.5 * rate
       } catch (err) {
         live.unclaim(indices.filter(i => !this.#accepted.has(i)))

@@ -12,7 +12,7 @@ export function peerNetwork (p2p: P2P): PeerNetwork {
     async subscribe (peerId: string, key: string, handlers: SubscribeHandlers): Promise<PeerContent | null | 'unsupported'> {
       return await p2p.subscribe(peerId, key, handlers)
     },
-    connectedPeers: () => p2p.connectedPeers(),
+    connectedPeers: () => p2p.knownPeers(),
     onPeer (listener) {
       const onConnect = (evt: CustomEvent<{ peerId: string }>): void => { listener(evt.detail.peerId) }
       p2p.addEventListener('peer:connect', onConnect)

@@ -11,7 +11,8 @@ import { PeerSession, isRefusal, refusedError } from './session.js'
 import type { DoptLibp2p } from './node.js'
 import type { Refusal } from './session.js'
 import type {
-  ContentProvider, FetchOptions, FetchPieceOptions, P2P, P2PEvents, P2PInit, PeerInfo, PeerSubscription, SubscribeOptions, UploadStats
+  ContentProvider, FetchOptions, FetchPieceOptions, FindProvidersOptions, P2P, P2PEvents, P2PInit, PeerInfo, PeerSubscription, SubscribeOptions,
+  UploadStats
 } from './types.js'
 import type { AbortOptions } from '@dopt/interface'
 import type { PeerId } from '@libp2p/interface'
@@ -117,6 +118,10 @@ class DoptP2P implements P2P {
     return this.#node.getPeers().map(id => id.toString())
   }
 
+  knownPeers (): string[] {
+    return [...new Set([...this.connectedPeers(), ...this.#discovery.staticPeers])]
+  }
+
   async provide (key: string, options: AbortOptions = {}): Promise<void> {
     this.#checkRunning()
     const cid = parseCid(key)
@@ -136,7 +141,7 @@ class DoptP2P implements P2P {
     return this.#provided
   }
 
-  async * findProviders (key: string, options: FetchOptions = {}): AsyncIterable<string> {
+  async * findProviders (key: string, options: FindProvidersOptions = {}): AsyncIterable<string> {
     this.#checkRunning()
     const cid = parseCid(key)
     const controller = new AbortController()
@@ -181,7 +186,7 @@ class DoptP2P implements P2P {
     }
 
     let done = false
-    const all = Promise.all([fromDht(), fromPeers()]).finally(() => { done = true; wake?.() })
+    const all = Promise.all([fromDht(), options.askConnected === false ? undefined : fromPeers()]).finally(() => { done = true; wake?.() })
     const aborted = new Promise<void>(resolve => { signal.addEventListener('abort', () => { resolve() }, { once: true }) })
     try {
       while (true) {

@@ -1,5 +1,5 @@
 import {
-  FrameDecoder, MAX_PAYLOAD, MessageType, RefuseReason, decodeKey, decodePieceRequest, encodeDataHeader, encodeEntries,
+  EntryKind, FrameDecoder, MAX_PAYLOAD, MessageType, RefuseReason, decodeKey, decodePieceRequest, encodeDataHeader, encodeEntries,
   encodeFrame, encodeHeader, encodeRefuse, encodeState, receivable
 } from './codec.js'
 import { PeerProtocolError } from './errors.js'
@@ -8,8 +8,13 @@ import type { Entry, Frame, ProtocolVersion } from './codec.js'
 import type { ContentProvider, PieceData, StreamingPiece } from './types.js'
 import type { Connection, Stream } from '@libp2p/interface'
 
-/** Milliseconds a subscription's changes wait to go out together (each frame costs every peer it goes to). */
-const UPDATE_DELAY = 20
+/**
+ * Milliseconds a subscription's changes wait to go out together (each frame costs every peer it goes to): HAVE, the
+ * common one (every piece a node passes on, to every subscriber), waits longest; claims, vouches and losses, which
+ * peers act on at once, hardly at all.
+ */
+const HAVE_DELAY = 100
+const URGENT_DELAY = 2
 
 export const PROTOCOL_VERSIONS: readonly ProtocolVersion[] = ['1.1.0', '1.0.0']
 
@@ -207,13 +212,19 @@ export class PieceServer {
         flushing = false
       }
     }
+    let timer: ReturnType<typeof setTimeout> | null = null
+    let due = Infinity
     const onEntries = (entries: Entry[]): void => {
       if (signal.aborted) return
-      const first = queued.length === 0
       queued.push(...entries)
       // Changes of a short while go out together: one frame per subscriber, not one per piece event.
-      if (first) setTimeout(() => { void flush() }, UPDATE_DELAY)
+      const at = Date.now() + (entries.every(e => e.kind === EntryKind.HAVE) ? HAVE_DELAY : URGENT_DELAY)
+      if (at >= due) return
+      if (timer !== null) clearTimeout(timer)
+      due = at
+      timer = setTimeout(() => { timer = null; due = Infinity; void flush() }, at - Date.now())
     }
+    signal.addEventListener('abort', () => { if (timer !== null) clearTimeout(timer) }, { once: true })
     const subscription = await this.#content.subscribe?.(key, peerId, onEntries, () => { end('gone') }) ?? null
     if (subscription === null || signal.aborted) {
       subscription?.close()

@@ -55,6 +55,11 @@ export interface FetchOptions extends AbortOptions {
   timeout?: number
 }
 
+export interface FindProvidersOptions extends FetchOptions {
+  /** Also ask every connected (and static) peer whether it holds the key. @default true */
+  askConnected?: boolean
+}
+
 export interface FetchPieceOptions extends FetchOptions {
   /**
    * A buffer to receive the piece into (at least the piece's length), so that a receiver can reuse its buffers
@@ -108,7 +113,7 @@ export interface P2P {
   /** Announces that this node holds `key` (a content key or a manifest CID), on the DHT when it runs. */
   provide(key: string, options?: AbortOptions): Promise<void>
   /** Peers that may hold `key`: DHT providers, then connected peers that answer they hold it. Ends by itself. */
-  findProviders(key: string, options?: FetchOptions): AsyncIterable<string>
+  findProviders(key: string, options?: FindProvidersOptions): AsyncIterable<string>
   /** The encoded manifest a peer holds for `key`, or null when it refuses. */
   fetchManifest(peerId: string, key: string, options?: FetchOptions): Promise<Uint8Array | null>
   /** The bitfield of pieces a peer serves for a manifest CID, or null when it holds none. */
@@ -122,6 +127,8 @@ export interface P2P {
   subscribe(peerId: string, key: string, options: SubscribeOptions): Promise<PeerSubscription | null | 'unsupported'>
   /** Peers connected now. */
   connectedPeers(): string[]
+  /** Peers connected now, and the static peers given (connected or not yet: asking one dials it). */
+  knownPeers(): string[]
   addEventListener<K extends keyof P2PEvents>(type: K, listener: (event: CustomEvent<P2PEvents[K]>) => void): void
   removeEventListener<K extends keyof P2PEvents>(type: K, listener: (event: CustomEvent<P2PEvents[K]>) => void): void
   stop(): Promise<void>
