@@ -68,6 +68,8 @@ describe('restart', () => {
       const jobs = await Promise.all(ids.map(async id => await node.jobs.getJob(id)))
       const resumedFrom = jobs.map(j => j.getProgress().bytesTransferred)
       expect(resumedFrom.some(n => n > 0)).toBe(true)
+      // The byte counters were saved with the pieces: every verified piece is accounted for after the crash.
+      for (const [i, job] of jobs.entries()) expect(job.getProgress().bytesFromOrigin).toBeGreaterThanOrEqual(resumedFrom[i]!)
       for (const job of jobs) {
         expect(await job.waitFor()).toBe('transferred')
         await job.complete()
@@ -79,6 +81,10 @@ describe('restart', () => {
       const sentAfter = h.origin.bytesSent - sentBefore
       const saved = resumedFrom.reduce((x, y) => x + y, 0)
       expect(sentAfter).toBeLessThanOrEqual(24 * MiB - saved + 2 * MiB)
+      // And what the jobs say the origin sent is what it sent, before the crash and after (nothing counted twice).
+      const counted = jobs.reduce((s, j) => s + j.getProgress().bytesFromOrigin, 0)
+      expect(counted).toBeGreaterThanOrEqual(24 * MiB)
+      expect(counted).toBeLessThanOrEqual(h.origin.bytesSent)
     } finally {
       proc.kill('SIGKILL')
     }

@@ -154,12 +154,15 @@ export class PieceSink implements PieceSinkLike {
     this.#throwIfFailed()
   }
 
-  /** Saves the bitmaps and new hashes; saves are serialized so an older bitmap never overwrites a newer one. */
+  /**
+   * Saves the bitmaps, new hashes and the file's record (its byte counters) in one batch, so a crash never leaves
+   * verified pieces that no counter accounts for; saves are serialized so an older bitmap never overwrites a newer one.
+   */
   async flush (): Promise<void> {
     if (this.#flushTimer != null) { clearTimeout(this.#flushTimer); this.#flushTimer = null }
     const { file, store } = this.#init
     if (file.done == null || file.fromPeer == null) return
-    const update = { done: file.done.toBytes(), fromPeer: file.fromPeer.toBytes(), hashes: this.#pendingHashes }
+    const update = { done: file.done.toBytes(), fromPeer: file.fromPeer.toBytes(), hashes: this.#pendingHashes, file: file.record }
     this.#pendingHashes = []
     this.#unsaved = 0
     this.#flushing = this.#flushing.then(async () => { await store.putPieces(file.record.jobId, file.index, update) })
