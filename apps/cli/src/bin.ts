@@ -4,6 +4,7 @@ import { parseGet, runGet } from './get.js'
 import { runDemo } from './demo.js'
 import { runDaemon } from './daemon.js'
 import { parseLab, runLabCommand } from './lab.js'
+import { runManifest } from './manifest.js'
 import { EXIT_JOB_ERROR, EXIT_OK, EXIT_USAGE, HELP, LAB_HELP, UsageError } from './usage.js'
 
 /** Like sysexits' EX_SOFTWARE: dopt itself went wrong. */
@@ -19,6 +20,12 @@ async function main (argv: string[]): Promise<number> {
       case 'get': return await runGet(await parseGet(rest))
       case 'demo': return await runDemo()
       case 'daemon': return await runDaemon(rest)
+      case 'manifest':
+        if (rest.includes('--help') || rest.includes('-h')) {
+          process.stdout.write(HELP)
+          return EXIT_OK
+        }
+        return await runManifest(rest)
       case 'lab':
         if (rest.includes('--help') || rest.includes('-h')) {
           process.stdout.write(LAB_HELP)

@@ -1,12 +1,10 @@
+import { formatBytes } from '@dopt/interface'
 import type { JobProgress } from '@dopt/node'
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+export { formatBytes }
 
-export function formatBytes (n: number): string {
-  let i = 0
-  while (n >= 1024 && i < UNITS.length - 1) { n /= 1024; i++ }
-  return `${n.toFixed(i === 0 ? 0 : 1)} ${UNITS[i]}`
-}
+/** Steady width: the bar's figures keep one decimal (`4.0 MiB`). */
+const barBytes = (n: number): string => formatBytes(n, { fixed: true })
 
 /** A one-line progress bar on a terminal (stderr); does nothing when stderr is not a terminal. */
 export class ProgressBar {
@@ -26,9 +24,9 @@ export class ProgressBar {
     const fraction = p.bytesTotal > 0 ? Math.min(1, p.bytesTransferred / p.bytesTotal) : 0
     const filled = Math.round(fraction * width)
     const seconds = Math.max(0.001, (Date.now() - this.#started) / 1000)
-    const rate = formatBytes(p.bytesTransferred / seconds)
-    const total = p.bytesTotal >= 0 ? formatBytes(p.bytesTotal) : '?'
-    const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${formatBytes(p.bytesTransferred)} / ${total}  ${rate}/s`
+    const rate = barBytes(p.bytesTransferred / seconds)
+    const total = p.bytesTotal >= 0 ? barBytes(p.bytesTotal) : '?'
+    const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${barBytes(p.bytesTransferred)} / ${total}  ${rate}/s`
     this.#stream.write(`\r${line}\x1b[K`)
     this.#drawn = true
   }

@@ -16,6 +16,8 @@ Usage:
   dopt get URL -o PATH [options]     download URL to PATH through a job (resumes an interrupted one)
   dopt daemon [options]              run this machine's node: resume jobs, serve the cache to peers
   dopt demo                          download a generated file from a local origin, with progress
+  dopt manifest FILE [options]       a publisher's manifest of FILE, offline: writes FILE.dopt-manifest,
+                                     prints its CID (for dopt get --manifest)
   dopt lab [options]                 fleet benchmark on this machine: how much origin egress peers save
                                      (dopt lab --help for its options)
   dopt help                          this text
@@ -44,6 +46,10 @@ Options of get:
   --retry-delay S       seconds between retries after a transient error (default: 2)
   --no-progress-timeout S  seconds without progress before giving up (default: 60)
   --seed-for SECONDS    keep serving the file to peers this long after it is saved
+
+Options of manifest:
+  --piece-size SIZE     bytes per piece, e.g. 1MiB or 4MiB (default: 1 MiB); nodes adopt the publisher's
+  -o, --output PATH     where the manifest's bytes go (default: FILE.dopt-manifest, the sidecar nodes look for)
 
 Exit codes: 0 success, 1 the job ended in error, 2 usage or bad input.
 `

@@ -11,5 +11,6 @@ export type {
   AddFileOptions, JobFile, JobNotifyInterface, JobEventMap, JobEvent, Job, FileInfo, JobInfo, JobManager
 } from './job.js'
 export { makeDirectory } from './make-directory.js'
+export { formatBytes, parseRate, parseSize } from './units.js'
 export { EntryKind } from './peer-content.js'
 export type { ContentEntry, ContentProvider, ContentSubscription, PieceData, StreamingPiece } from './peer-content.js'

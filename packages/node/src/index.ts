@@ -1,7 +1,10 @@
 export { createNode, nodeIdentity } from './node.js'
 export type { DoptNode, NodeStats } from './node.js'
 export { defaultDataDir, DOWNLOAD_MODES } from './config.js'
-export { MAX_DISPLAY_NAME } from '@dopt/engine'
+export { MAX_DISPLAY_NAME, SIDECAR_SUFFIX, sidecarUrl } from '@dopt/engine'
+// A publisher's side: the manifest and CID of a file, made offline (`dopt manifest FILE`).
+export { manifestOfFile } from '@dopt/content'
+export type { ManifestOfFileOptions, PublishedManifest } from '@dopt/content'
 export type { NodeConfig, DownloadMode } from './config.js'
 export type { PeerInfo } from '@dopt/p2p'
 export type { CacheRecord } from '@dopt/store'
