@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { NotifyFlags } from '@dopt/node'
-import { digest, digestOf } from './helpers/harness.js'
+import { digest, digestOf, until } from './helpers/harness.js'
 import { fetchFile, swarm } from './helpers/swarm.js'
 import type { Swarm } from './helpers/swarm.js'
 
@@ -74,6 +74,8 @@ describe('peers first', () => {
     const seed = await s.node('seed')
     await fetchFile(seed, url, s.path('seed.bin'))
     const node = await s.node('picky', { peers: seed.getMultiaddrs() })
+    // Connected before the job starts, so that the first copy comes from the seed (else it may all come from the origin).
+    await until(() => node.getPeers().some(p => p.peerId === seed.peerId))
     const job = await node.jobs.createJob('picky', 'download')
     await job.addFile(url, s.path('picky.bin'))
     const verdicts: Array<{ fromPeer: boolean, bytesFromOrigin: number }> = []
