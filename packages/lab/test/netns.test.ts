@@ -121,7 +121,8 @@ describe('lab network namespaces (real: ip, tc, a bridge and veths; root only)',
     execFileSync('ip', ['netns', 'add', stale])
     execFileSync('ip', ['netns', 'add', mine])
     try {
-      expect(await removeStaleNetworks()).toContain(stale)
+      // (Another test file's lab, starting meanwhile, may be the one that removes it: either way it goes.)
+      await removeStaleNetworks()
       const left = await listNamespaces()
       expect(left).not.toContain(stale)
       expect(left).toContain(mine)
