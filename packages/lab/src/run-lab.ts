@@ -133,7 +133,7 @@ export function systemsFor (scenario: Pick<ResolvedScenario, 'baselines'>, basel
 }
 
 /** Why the aria2 baselines do not run in network namespaces. */
-export const ARIA2_NETNS_REASON = 'the aria2 baseline runs on 127.0.0.1 only (its clients, its tracker and their rate limits are not moved into network namespaces); run it without netns'
+export const ARIA2_NETNS_REASON = 'the aria2 baseline runs on 127.0.0.1 only: the lab drives each aria2c over JSON-RPC on its 127.0.0.1 and runs the tracker there, which the lab\'s own process could not reach inside network namespaces without linking the host\'s namespace to them; run it without netns'
 
 /**
  * Leaves out the aria2 baselines when aria2c cannot run here, or in network namespaces (`netns`): the lab says so
