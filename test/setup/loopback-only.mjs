@@ -1,6 +1,6 @@
 /**
- * Tests talk only to 127.0.0.0/8 (and ::1): every UDP send, multicast membership and TCP connect made in a test
- * process is checked, and nothing bound elsewhere goes out - so a test (or a default such as mDNS on every
+ * Tests talk only to 127.0.0.0/8 (and ::1), and over TCP to the lab's own network namespaces (LAB_NETNS, below):
+ * every UDP send, multicast membership and TCP connect made in a test process is checked, and nothing bound elsewhere goes out - so a test (or a default such as mDNS on every
  * interface) that would reach the machine's real network fails instead of sending. A connect or a membership
  * throws; a datagram fails through its callback (as a network error would: libraries send from callbacks, where a
  * throw would crash the process). Every attempt is noted (`attempts()`), and also printed to stderr with the marker
@@ -31,6 +31,14 @@ export function attempts () {
   globalThis[key] ??= []
   return globalThis[key]
 }
+
+/**
+ * 10.203.0.0/16 is the lab's network namespaces' subnet (packages/lab/src/netns-plan.ts, `dopt lab --netns`): those
+ * addresses exist only inside namespaces the lab creates, linked to nothing else, so a connect to one cannot leave
+ * the machine (and outside them it fails). Allowed for TCP connects only, so the lab's node processes, which the CLI
+ * tests start with this guard, can reach each other and the origin there.
+ */
+const LAB_NETNS = /^(?:::ffff:)?10\.203\.\d{1,3}\.\d{1,3}$/
 
 function loopback (host) {
   if (host === undefined || host === null || host === '') return true // the default: localhost
@@ -73,6 +81,6 @@ net.Socket.prototype.connect = function (...args) {
   if (typeof first === 'object' && first !== null) host = first.path !== undefined ? 'localhost' : first.host
   else if (typeof first === 'string' && Number.isNaN(Number(first))) host = 'localhost' // a Unix socket path
   else if (typeof args[1] === 'string') host = args[1]
-  if (!loopback(host)) throw new OffMachineError(`a test connected to ${host}: tests stay on 127.0.0.0/8`)
+  if (!loopback(host) && !LAB_NETNS.test(host)) throw new OffMachineError(`a test connected to ${host}: tests stay on 127.0.0.0/8 (or the lab's namespaces, 10.203.0.0/16)`)
   return connect.apply(this, args)
 }

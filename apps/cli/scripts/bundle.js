@@ -2,7 +2,7 @@
 // bin/dopt.js runs. Node 20 loads ES modules one file at a time: libp2p's few hundred of them took ~0.6 s of
 // start-up per `dopt get --peer` and per `dopt daemon`, a bundle ~0.1 s (docs/architecture.md, "Start-up").
 // Peer code stays in its own chunk, loaded only when peers are used, as in dist/. The lab's node runner is a second
-// entry (lab-node.js), sharing chunks with the CLI.
+// entry (lab-node.js), sharing chunks with the CLI, and its netns listener (netns-listener.js) a third.
 //
 //   node apps/cli/scripts/bundle.js        (part of `npm run build`, after `tsc -b`)
 //
@@ -14,6 +14,8 @@ const entry = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
 // The lab's node runner (one process per node of `dopt lab`), bundled beside the CLI as lab-node.js: the lab looks
 // for it beside its own code (packages/lab/src/node-process.ts), which in the bundle is this folder.
 const labNode = fileURLToPath(new URL('../../../packages/lab/dist/lab-node.js', import.meta.url))
+// And the helper that opens the origin's socket inside its network namespace (dopt lab --netns), found the same way.
+const netnsListener = fileURLToPath(new URL('../../../packages/lab/dist/netns-listener.js', import.meta.url))
 const outdir = fileURLToPath(new URL('../dist/bundle/', import.meta.url))
 
 /** classic-level's `require('./binding')` stays a require of `classic-level/binding.js`, resolved at run time. */
@@ -45,7 +47,7 @@ try {
 
 async function build (esbuild) {
   await esbuild.build({
-    entryPoints: { dopt: entry, 'lab-node': labNode },
+    entryPoints: { dopt: entry, 'lab-node': labNode, 'netns-listener': netnsListener },
     outdir,
     bundle: true,
     splitting: true,

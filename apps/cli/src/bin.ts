@@ -10,7 +10,9 @@ import { EXIT_JOB_ERROR, EXIT_OK, EXIT_USAGE, HELP, LAB_HELP, UsageError } from 
 /** Like sysexits' EX_SOFTWARE: dopt itself went wrong. */
 const EXIT_INTERNAL = 70
 /** Codes of errors caused by what the user typed: exit 2, no stack trace. */
-const BAD_INPUT = new Set(['INVALID_ARGUMENT', 'INVALID_URL', 'INVALID_PATH', 'JOB_NOT_FOUND', 'LISTEN_FAILED'])
+const BAD_INPUT = new Set(['INVALID_ARGUMENT', 'INVALID_URL', 'INVALID_PATH', 'JOB_NOT_FOUND', 'LISTEN_FAILED',
+  // dopt lab --netns where namespaces cannot be made (not root, no ip/tc): asked of the wrong machine.
+  'NETNS_UNAVAILABLE'])
 
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv

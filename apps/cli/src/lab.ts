@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import {
-  BASELINE_KINDS, CHECK_KINDS, MAX_NODES, parseArrival, parseRate, parseScenario, parseSize, readScenario, renderCharts,
+  assertNetnsAvailable, BASELINE_KINDS, CHECK_KINDS, MAX_LATENCY, MAX_LOSS, MAX_NODES, parseArrival, parseRate, parseScenario, parseSize, readScenario, renderCharts,
   runLab, systemsFor, writeReport, formatArrival
 } from '@dopt/lab'
 import type { Chart, LabProgress, Report, ResolvedScenario, Scenario } from '@dopt/lab'
@@ -48,6 +48,9 @@ export async function parseLab (argv: string[]): Promise<LabOptions> {
       timeout: { type: 'string' },
       repeat: { type: 'string' },
       out: { type: 'string' },
+      netns: { type: 'boolean', default: false },
+      latency: { type: 'string' },
+      loss: { type: 'string' },
       json: { type: 'boolean', default: false }
     }
   })
@@ -82,8 +85,19 @@ export async function parseLab (argv: string[]): Promise<LabOptions> {
   }
   if (values.name !== undefined) over.name = values.name
   if (values.timeout !== undefined) over.timeout = option('--timeout', () => positiveNumber(values.timeout!, '--timeout'))
+  if (values.netns || values.latency !== undefined || values.loss !== undefined) {
+    const given = base.network?.mode === 'netns' ? base.network : undefined
+    if (!values.netns && given === undefined) throw new UsageError(`--${values.latency !== undefined ? 'latency' : 'loss'} needs --netns (on loopback nothing shapes the network)`)
+    over.network = {
+      mode: 'netns',
+      latency: values.latency === undefined ? (given?.latency ?? 0) : boundedNumber(values.latency, '--latency', 'milliseconds', MAX_LATENCY),
+      loss: values.loss === undefined ? (given?.loss ?? 0) : boundedNumber(values.loss, '--loss', 'percent', MAX_LOSS)
+    }
+  }
   const scenario = option('--scenario', () => parseScenario({ ...base, ...over }))
   systemsFor(scenario) // a baseline this build lacks: bad input, before anything starts
+  // Namespaces this machine cannot make (not root, no ip/tc, no netem for latency/loss): NETNS_UNAVAILABLE, exit 2.
+  if (scenario.network.mode === 'netns') await assertNetnsAvailable({ netem: (scenario.network.latency ?? 0) > 0 || (scenario.network.loss ?? 0) > 0 })
   const repeat = values.repeat === undefined ? 1 : wholeNumber(values.repeat, '--repeat', 1, 100)
   const out = resolve(values.out ?? `dopt-lab-${scenario.name}-${stamp(new Date())}`)
   return { scenario, repeat, out, json: values.json }
@@ -99,7 +113,7 @@ export async function runLabCommand (opts: LabOptions): Promise<number> {
   const sc = opts.scenario
   if (!opts.json) {
     process.stderr.write(`dopt lab: ${sc.name}: ${sc.nodes} nodes, ${formatBytes(sc.fileSize)}, origin ${rate(sc.originRate)}, uploads ${rate(sc.uploadRate)}, ` +
-      `arrival ${formatArrival(sc.arrival)}, check ${sc.check}${opts.repeat > 1 ? `, ${opts.repeat} runs` : ''}\n`)
+      `arrival ${formatArrival(sc.arrival)}, check ${sc.check}${opts.repeat > 1 ? `, ${opts.repeat} runs` : ''}${networkText(sc)}\n`)
   }
   let report: Report
   try {
@@ -107,7 +121,7 @@ export async function runLabCommand (opts: LabOptions): Promise<number> {
   } catch (err) {
     display?.done()
     if (err instanceof AbortedError) {
-      process.stderr.write('dopt lab: interrupted; every node process was stopped, no report written\n')
+      process.stderr.write(`dopt lab: interrupted; every node process was stopped${sc.network.mode === 'netns' ? ' and every network namespace removed' : ''}, no report written\n`)
       return 130
     }
     throw err
@@ -185,12 +199,25 @@ class LabDisplay {
   }
 }
 
+/** ", in network namespaces (tc shapes the rates), latency 20 ms, loss 1 %", or nothing on loopback. */
+function networkText (sc: ResolvedScenario): string {
+  const net = sc.network
+  if (net.mode !== 'netns') return ''
+  return `, in network namespaces (tc shapes the rates)${(net.latency ?? 0) > 0 ? `, latency ${net.latency!} ms` : ''}${(net.loss ?? 0) > 0 ? `, loss ${net.loss!} %` : ''}`
+}
+
 const fixed = (x: number | null): string => x === null ? 'never' : x.toFixed(2)
 const rate = (r: number): string => r > 0 ? `${formatBytes(r)}/s` : 'no limit'
 
 function wholeNumber (text: string, name: string, min: number, max: number): number {
   const n = Number(text)
   if (text.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} must be a whole number from ${min} to ${max}, not "${text}"`)
+  return n
+}
+
+function boundedNumber (text: string, name: string, unit: string, max: number): number {
+  const n = Number(text)
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || n > max) throw new UsageError(`${name} must be a number of ${unit} from 0 to ${max}, not "${text}"`)
   return n
 }
 

@@ -82,6 +82,15 @@ Options (each overrides the scenario file's field):
   --out DIR             where the report goes (default ./dopt-lab-NAME-YYYYMMDD-HHMMSS)
   --json                no live display; one JSON line on stdout with the headline figures and the report's path
 
+Network (root only; Linux with iproute2):
+  --netns               each node in a network namespace of its own, joined by a bridge, the origin in one too
+                        (10.203.0.0/16, linked to nothing else); tc shapes the origin's egress and each node's
+                        upload and download instead of dopt's limits and the origin's token bucket. Every namespace
+                        is removed at the end, on error and on Ctrl-C. aria2 baselines are skipped (on 127.0.0.1 only)
+  --latency MS          with --netns: added one-way delay between any two hosts, milliseconds (netem)
+  --loss PCT            with --netns: packets lost, percent (netem)
+Without root, ip or tc (or netem, for --latency/--loss) --netns fails with NETNS_UNAVAILABLE and exit 2.
+
 Exit codes: 0 every node finished with a verified file, 1 some node did not (the report says which), 2 bad input,
 130 interrupted.
 `

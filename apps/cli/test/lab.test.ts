@@ -3,11 +3,17 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { listNamespaces, netnsAvailable } from '@dopt/lab'
 import type { Report } from '@dopt/lab'
-import { BIN, hasStackTrace, run } from './helpers.js'
+import { BIN, hasStackTrace, run, start, waitUntil } from './helpers.js'
 import type { RunResult } from './helpers.js'
 
 const MiB = 1024 * 1024
+// `dopt lab --netns` for real needs root and iproute2; elsewhere that test is skipped, saying why.
+const netns = await netnsAvailable()
+if (!netns.ok) console.log(`dopt lab --netns run skipped: ${netns.reason}`)
+const root = process.getuid?.() === 0
+if (!root) console.log('dopt lab --netns as a non-root user skipped: the test process is not root, so it cannot switch to one')
 
 interface LabJson {
   report: string
@@ -79,10 +85,46 @@ describe('dopt lab', () => {
   it('--help prints the lab\'s options; dopt help lists the command', async () => {
     const help = await run(['lab', '--help'])
     expect(help.code).toBe(0)
-    for (const option of ['--nodes', '--size', '--origin-rate', '--upload-rate', '--check', '--arrival', '--piece-size', '--scenario', '--repeat', '--baseline', '--out', '--json']) {
+    for (const option of ['--nodes', '--size', '--origin-rate', '--upload-rate', '--check', '--arrival', '--piece-size', '--scenario', '--repeat', '--baseline', '--out', '--json', '--netns', '--latency', '--loss']) {
       expect(help.stdout).toContain(option)
     }
     expect((await run(['help'])).stdout).toMatch(/dopt lab \[options\]/)
+  })
+
+  it.skipIf(!root)('--netns where namespaces cannot be made (here: as a user other than root): NETNS_UNAVAILABLE, exit 2, the reason given', () => {
+    const r = spawnSync(process.execPath, [BIN, 'lab', '--netns', '--nodes', '2', '--json'], { encoding: 'utf8', timeout: 20_000, uid: 65534, gid: 65534, cwd: '/' })
+    expect(r.status, r.stderr).toBe(2)
+    expect(hasStackTrace(r.stderr)).toBe(false)
+    expect(r.stderr).toMatch(/^dopt: the lab cannot use network namespaces here: network namespaces need root, and this process runs as uid 65534 \(NETNS_UNAVAILABLE\)/)
+    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'NETNS_UNAVAILABLE' } })
+  })
+
+  it.skipIf(!netns.ok)('--netns: a run in network namespaces through the bundle (its netns listener too), limits applied by tc, no namespace left', async () => {
+    const out = join(dir, 'netns')
+    const running = start(['lab', '--netns', '--nodes', '2', '--size', '2MiB', '--origin-rate', '8MiB', '--upload-rate', '8MiB', '--name', 'cli-netns', '--json', '--out', out], { timeoutMs: 60_000 })
+    const r = await running.done
+    expect(r.code, r.stderr).toBe(0)
+    const line = JSON.parse(r.stdout) as LabJson
+    expect(line.allDone).toBe(true)
+    const report = JSON.parse(await readFile(line.report, 'utf8')) as Report
+    expect(report.limits).toBe('tc')
+    expect(report.scenario.network).toEqual({ mode: 'netns', latency: 0, loss: 0 })
+    expect(report.runs[0]!.nodes.every(n => n.verified)).toBe(true)
+    expect(await readFile(line.markdown, 'utf8')).toMatch(/Network: netns/)
+    // The lab's namespaces are named after its pid: none is left.
+    expect((await listNamespaces()).filter(ns => ns.startsWith(`dopt-${running.child.pid!}r`))).toEqual([])
+  })
+
+  it.skipIf(!netns.ok)('--netns, Ctrl-C: exit 130, every node stopped and every namespace removed', async () => {
+    const running = start(['lab', '--netns', '--nodes', '2', '--size', '8MiB', '--origin-rate', '1MiB', '--upload-rate', '1MiB', '--json', '--out', join(dir, 'netns-int')], { timeoutMs: 60_000 })
+    const mine = async (): Promise<string[]> => (await listNamespaces()).filter(ns => ns.startsWith(`dopt-${running.child.pid!}r`))
+    await waitUntil('its 4 namespaces exist', async () => (await mine()).length === 4, { timeoutMs: 30_000, intervalMs: 50 })
+    await new Promise(resolve => setTimeout(resolve, 500)) // the nodes are starting or downloading
+    running.child.kill('SIGINT')
+    const r = await running.done
+    expect(r.code, r.stderr).toBe(130)
+    expect(r.stderr).toMatch(/interrupted; every node process was stopped and every network namespace removed/)
+    expect(await mine()).toEqual([])
   })
 
   it('bad input: exit 2, the option or scenario field named, no stack trace, no run', async () => {
@@ -98,6 +140,12 @@ describe('dopt lab', () => {
     const bad = join(dir, 'bad.json')
     await writeFile(bad, JSON.stringify({ nodes: 3, fileSize: '1MiB', originRate: 0, uploadRate: 0, churn: [{ node: 9, at: 1, action: 'leave' }] }))
     expectUsage(await run(['lab', '--scenario', bad]), /scenario churn\[0\]\.node: must be a whole number from 0 to 2/)
+    expectUsage(await run(['lab', '--latency', '20']), /--latency needs --netns/)
+    expectUsage(await run(['lab', '--netns', '--loss', '70']), /--loss must be a number of percent from 0 to 50/)
+    expectUsage(await run(['lab', '--netns', '--latency', 'soon']), /--latency must be a number of milliseconds/)
+    const badNet = join(dir, 'bad-net.json')
+    await writeFile(badNet, JSON.stringify({ nodes: 2, fileSize: '1MiB', originRate: 0, uploadRate: 0, network: { mode: 'netns', latency: -5 } }))
+    expectUsage(await run(['lab', '--scenario', badNet]), /scenario network\.latency: must be a number >= 0/)
     const json = await run(['lab', '--nodes', 'x', '--json'])
     expect(json.code).toBe(2)
     expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'USAGE' } })

@@ -7,6 +7,7 @@ import { LabRunError } from './errors.js'
 import type { NodeResult } from './fleet-types.js'
 import type { FromNode, InitMessage, NodeFigures } from './node-messages.js'
 import { NodeProcess, runnerPath } from './node-process.js'
+import { NODE_PORT } from './netns-plan.js'
 import { freePorts } from './ports.js'
 import { sha256OfFile, wallClock } from './system.js'
 import type { SystemContext, SystemOutcome } from './system.js'
@@ -50,19 +51,28 @@ interface Slot {
 }
 
 /**
- * The dopt system: one `lab-node.js` process per node on 127.0.0.1, each with its own data folder, static full-mesh
- * peers (identities and ports fixed up front), mDNS off. Every process starts first; all are released at one
- * instant. After its download a node serves peers until the run ends.
+ * The dopt system: one `lab-node.js` process per node on 127.0.0.1 (or each in its network namespace, `ctx.network`),
+ * each with its own data folder, static full-mesh peers (identities and addresses fixed up front), mDNS off. Every
+ * process starts first; all are released at one instant. After its download a node serves peers until the run ends.
  */
 export async function runDoptFleet (ctx: SystemContext): Promise<SystemOutcome> {
   const { scenario, signal } = ctx
   const runner = runnerPath()
   const n = scenario.nodes
-  const ports = await freePorts(n)
+  // In network namespaces every node has an address of its own (and its own ports); on loopback, a port each.
+  const hosts = ctx.network?.nodes
+  if (hosts !== undefined && hosts.length < n) throw new LabRunError(`the lab's network has ${hosts.length} node namespaces, not ${n}`)
+  const listens = hosts !== undefined
+    ? hosts.slice(0, n).map(h => `/ip4/${h.address}/tcp/${NODE_PORT}`)
+    : (await freePorts(n)).map(port => `/ip4/127.0.0.1/tcp/${port}`)
   const dirs = Array.from({ length: n }, (_, k) => join(ctx.dir, `node-${k}`))
   await Promise.all(dirs.map(async d => { await mkdir(d, { recursive: true }) }))
   const ids = await Promise.all(dirs.map(async d => await nodeIdentity(join(d, 'data'))))
-  const addrs = ports.map((port, k) => `/ip4/127.0.0.1/tcp/${port}/p2p/${ids[k]!}`)
+  const addrs = listens.map((listen, k) => `${listen}/p2p/${ids[k]!}`)
+  // In namespaces tc shapes uploads and downloads (netns-plan.ts): dopt's own limits stay off, or both would apply.
+  const rates = hosts !== undefined
+    ? { uploadRate: 0, foregroundDownloadRate: 0 }
+    : { uploadRate: scenario.uploadRate, foregroundDownloadRate: scenario.downloadRate }
   const check = scenario.check === 'sha256'
     ? { sha256: ctx.payload.sha256 }
     : scenario.check === 'manifest' ? { manifest: ctx.payload.manifestCid } : {}
@@ -83,10 +93,9 @@ export async function runDoptFleet (ctx: SystemContext): Promise<SystemOutcome> 
         dataDir: join(dir, 'data'),
         mode: scenario.mode,
         mdns: false,
-        listen: [`/ip4/127.0.0.1/tcp/${ports[k]!}`],
+        listen: [listens[k]!],
         peers: addrs.filter((_, j) => j !== k),
-        uploadRate: scenario.uploadRate,
-        foregroundDownloadRate: scenario.downloadRate,
+        ...rates,
         pieceSize: scenario.pieceSize
       },
       url: ctx.url,
@@ -157,7 +166,8 @@ export async function runDoptFleet (ctx: SystemContext): Promise<SystemOutcome> 
 
   /** Starts the slot's process and resolves once its node listens. */
   const launch = async (slot: Slot): Promise<void> => {
-    const proc: NodeProcess = new NodeProcess(runner, msg => { onMessage(slot, proc, msg) })
+    const netns = hosts?.[slot.index]?.ns
+    const proc: NodeProcess = new NodeProcess(runner, msg => { onMessage(slot, proc, msg) }, netns === undefined ? {} : { netns })
     slot.proc = proc
     const ready = new Promise<void>((resolve, reject) => { slot.ready = { resolve, reject } })
     void proc.exited.then(({ code, signal: sig }) => {

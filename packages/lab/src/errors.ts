@@ -28,3 +28,11 @@ export class BaselineUnavailableError extends DoptError {
 export class BaselineFailedError extends DoptError {
   static override readonly code = 'BASELINE_FAILED'
 }
+
+/**
+ * Thrown when the lab cannot build its network namespaces here (`network: netns`): not root, `ip` or `tc` missing,
+ * namespaces not allowed, or a qdisc the scenario needs (netem, for latency or loss) missing from the kernel.
+ */
+export class NetnsUnavailableError extends DoptError {
+  static override readonly code = 'NETNS_UNAVAILABLE'
+}

@@ -38,6 +38,20 @@ export type CheckKind =
 /** A baseline system run beside dopt on the same scenario. */
 export type BaselineKind = 'aria2' | 'aria2-random'
 
+/** Where a run's processes talk to each other, and so what applies its rate limits. */
+export interface NetworkSetting {
+  /**
+   * `loopback`: every process on 127.0.0.1; the rates are the applications' own limits (dopt's uploadRate and
+   * foregroundDownloadRate, the origin's token bucket). `netns` (root only): each node in a network namespace of its
+   * own, joined by a bridge, the origin in one too; tc shapes the rates, latency and loss (docs/lab.md).
+   */
+  mode: 'loopback' | 'netns'
+  /** netns: added one-way delay between any two hosts, milliseconds (netem). @default 0 */
+  latency?: number
+  /** netns: packets lost, percent, each packet once on its way (netem). @default 0 */
+  loss?: number
+}
+
 export interface Scenario {
   /** Short name, used in file names. */
   name: string
@@ -61,6 +75,8 @@ export interface Scenario {
   mode?: 'lan' | 'group'
   /** Baselines to run in the same invocation. @default [] */
   baselines?: BaselineKind[]
+  /** @default { mode: 'loopback' } */
+  network?: NetworkSetting
   /** Seed of the payload's bytes. @default 1 */
   seed?: number
   /** Seconds after which a run is stopped and its unfinished nodes reported as such. @default 300 */
@@ -148,6 +164,11 @@ export interface Report {
   bounds: Bounds
   /** Every run, in the order they ran (with --repeat K: K per system). */
   runs: SystemRun[]
+  /**
+   * What applied the scenario's rates: `application` (loopback: dopt's own limits and the origin's token bucket) or
+   * `tc` (netns: tbf qdiscs on the namespaces' links; dopt's limits and the token bucket were off).
+   */
+  limits?: 'application' | 'tc'
   /** Systems the scenario asked for that could not run on this machine (aria2 not installed), and why. */
   skipped?: Array<{ system: SystemRun['system'], reason: string }>
   /** Per system, median and spread (min, max) of the headline figures over the repeats. */

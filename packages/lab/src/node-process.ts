@@ -28,21 +28,23 @@ export function killAllNodes (): void {
 }
 
 /**
- * The node runner entry: `lab-node.js` beside this module (in packages/lab/dist, or in the CLI's bundle, where
- * apps/cli/scripts/bundle.js puts it), else packages/lab/dist when running from sources (tests).
+ * A runner entry of the lab's child processes, `lab-node.js` (a node) or `netns-listener.js` (netns.ts): beside this
+ * module (in packages/lab/dist, or in the CLI's bundle, where apps/cli/scripts/bundle.js puts both), else
+ * packages/lab/dist when running from sources (tests).
  */
-export function runnerPath (): string {
-  const candidates = [new URL('./lab-node.js', import.meta.url), new URL('../dist/lab-node.js', import.meta.url)]
+export function runnerPath (file: 'lab-node.js' | 'netns-listener.js' = 'lab-node.js'): string {
+  const candidates = [new URL(`./${file}`, import.meta.url), new URL(`../dist/${file}`, import.meta.url)]
   for (const url of candidates) {
     const path = fileURLToPath(url)
     if (existsSync(path)) return path
   }
-  throw new LabRunError(`cannot find the lab's node runner (lab-node.js) beside ${fileURLToPath(import.meta.url)}; run "npm run build" first`)
+  throw new LabRunError(`cannot find the lab's runner ${file} beside ${fileURLToPath(import.meta.url)}; run "npm run build" first`)
 }
 
 /**
  * One dopt node process: spawned in its own process group with an IPC channel, killed with its group. `onMessage`
- * hears everything it sends.
+ * hears everything it sends. With `netns` it runs in that network namespace: `ip netns exec NS node lab-node.js`
+ * (ip execs node in place, so the child's pid and group are node's, and the IPC channel's descriptor carries over).
  */
 export class NodeProcess {
   readonly child: ChildProcess
@@ -50,12 +52,15 @@ export class NodeProcess {
   readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
   #stderr = ''
 
-  constructor (runner: string, onMessage: (msg: FromNode) => void) {
+  constructor (runner: string, onMessage: (msg: FromNode) => void, options: { netns?: string } = {}) {
     if (!exitHook) {
       exitHook = true
       process.once('exit', killAllNodes)
     }
-    this.child = spawn(process.execPath, [runner], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true })
+    const [command, args] = options.netns === undefined
+      ? [process.execPath, [runner]]
+      : ['ip', ['netns', 'exec', options.netns, process.execPath, runner]]
+    this.child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true })
     live.add(this.child)
     this.child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       this.#stderr = (this.#stderr + d).slice(-STDERR_TAIL)

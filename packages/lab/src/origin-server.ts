@@ -316,10 +316,12 @@ export async function startOrigin (init: OriginInit = {}): Promise<Origin> {
   const server = createServer()
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(init.port ?? 0, host, () => {
+    const listening = (): void => {
       server.off('error', reject)
       resolve()
-    })
+    }
+    if (init.handle !== undefined) server.listen(init.handle, listening)
+    else server.listen(init.port ?? 0, host, listening)
   })
   const { port } = server.address() as AddressInfo
   const hostPart = host.includes(':') ? `[${host}]` : host

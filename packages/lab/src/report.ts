@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { InvalidArgumentError } from '@dopt/interface'
 import type { Chart } from './charts.js'
 import type { Report, SystemRun } from './fleet-types.js'
+import { NETNS_SUBNET } from './netns-plan.js'
 import { formatArrival } from './scenario.js'
 import { cpuSecondsPerGiBPerNode, overBound } from './summary.js'
 import { formatBytes } from './units.js'
@@ -52,7 +53,7 @@ export function renderMarkdown (report: Report, charts: Chart[] = []): string {
     `- Scenario: ${sc.nodes} nodes, ${formatBytes(sc.fileSize)} file in ${formatBytes(sc.pieceSize ?? 1 << 20)} pieces; origin egress ${rate(sc.originRate)} in total; uploads ${rate(sc.uploadRate)} per node; downloads ${rate(sc.downloadRate ?? 0)} per node`,
     `- Arrival ${formatArrival(sc.arrival)}; check ${sc.check}; mode ${sc.mode ?? 'lan'}; churn ${(sc.churn ?? []).length === 0 ? 'none' : (sc.churn ?? []).map(e => `node ${e.node} ${e.action} at ${e.at} s${e.action === 'kill-restart' ? ` (back after ${e.restartAfter ?? 1} s)` : ''}`).join(', ')}`,
     `- dopt settings from the scenario: ${Object.keys(sc.dopt ?? {}).length === 0 ? 'none (defaults)' : `\`${JSON.stringify(sc.dopt)}\``}`,
-    `- Every process on 127.0.0.1; mDNS off; times in seconds after the release instant.`,
+    `- ${networkLine(report)}; mDNS off; times in seconds after the release instant.`,
     '',
     '## Bounds',
     '',
@@ -80,6 +81,15 @@ export function renderMarkdown (report: Report, charts: Chart[] = []): string {
     lines.push(...runSection(run, k, report))
   }
   return lines.join('\n') + '\n'
+}
+
+/** Where the processes ran and what applied the rates (Report.limits). */
+function networkLine (report: Report): string {
+  const net = report.scenario.network ?? { mode: 'loopback' }
+  if (net.mode === 'loopback') return 'Network: loopback, every process on 127.0.0.1; the rates are the applications\' own limits (dopt\'s uploadRate and foregroundDownloadRate, the origin\'s token bucket)'
+  return `Network: netns, each node in a network namespace of its own on a bridge, the origin in one too (${NETNS_SUBNET}); ` +
+    `the rates are shaped by tc (tbf: origin egress, each node's upload and download), dopt's own limits and the origin's token bucket off; ` +
+    `latency ${net.latency ?? 0} ms one way, loss ${net.loss ?? 0} % (netem)`
 }
 
 function runSection (run: SystemRun, k: number, report: Report): string[] {

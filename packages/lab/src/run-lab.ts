@@ -12,6 +12,8 @@ import type { EgressSamples } from './egress.js'
 import { ScenarioError } from './errors.js'
 import type { NodeResult, Report, SystemRun } from './fleet-types.js'
 import { doptInfo, machineInfo } from './machine.js'
+import { assertNetnsAvailable, createNetwork } from './netns.js'
+import type { LabNetwork } from './netns.js'
 import { startOrigin } from './origin-server.js'
 import { writeRandomFile } from './random-file.js'
 import type { ResolvedScenario } from './scenario.js'
@@ -69,17 +71,31 @@ export async function runLab (init: LabInit): Promise<Report> {
   const { scenario } = init
   const repeats = init.repeat ?? 1
   if (!Number.isInteger(repeats) || repeats < 1 || repeats > 100) throw new ScenarioError('repeat', `must be a whole number from 1 to 100, not ${repeats}`)
-  const { systems, skipped } = await runnable(systemsFor(scenario, init.baselines))
+  const netns = scenario.network.mode === 'netns'
+  // Before anything starts: NETNS_UNAVAILABLE says why this machine cannot (not root, no ip/tc, no netem).
+  if (netns) await assertNetnsAvailable({ netem: (scenario.network.latency ?? 0) > 0 || (scenario.network.loss ?? 0) > 0 })
+  const { systems, skipped } = await runnable(systemsFor(scenario, init.baselines), netns)
   const signal = init.signal ?? new AbortController().signal
   const startedAt = new Date().toISOString()
   const work = await mkdtemp(join(init.workDir ?? tmpdir(), 'dopt-lab-'))
+  let network: LabNetwork | undefined
   try {
     const payload = await makePayload(work, scenario)
+    // One network for the whole lab: every run gets fresh processes and a fresh origin in the same namespaces.
+    if (netns) {
+      network = await createNetwork(scenario.nodes, {
+        originRate: scenario.originRate,
+        uploadRate: scenario.uploadRate,
+        downloadRate: scenario.downloadRate,
+        latency: scenario.network.latency ?? 0,
+        loss: scenario.network.loss ?? 0
+      })
+    }
     const runs: SystemRun[] = []
     for (let repeat = 1; repeat <= repeats; repeat++) {
       for (const [system, runner] of systems) {
         if (signal.aborted) throw new AbortedError('the lab was interrupted')
-        runs.push(await runSystem(system, runner, { ...init, signal }, payload, join(work, `${system}-${repeat}`), repeat, repeats))
+        runs.push(await runSystem(system, runner, { ...init, signal, network }, payload, join(work, `${system}-${repeat}`), repeat, repeats))
       }
     }
     const bounds = lowerBounds(scenario)
@@ -90,10 +106,12 @@ export async function runLab (init: LabInit): Promise<Report> {
       startedAt,
       bounds,
       runs,
+      limits: netns ? 'tc' : 'application',
       ...(skipped.length > 0 ? { skipped } : {}),
       summary: summarize(runs, scenario, bounds)
     }
   } finally {
+    await network?.destroy()
     if (init.keep !== true) await rm(work, { recursive: true, force: true })
   }
 }
@@ -114,10 +132,16 @@ export function systemsFor (scenario: Pick<ResolvedScenario, 'baselines'>, basel
   return systems
 }
 
-/** Leaves out the aria2 baselines when aria2c cannot run here: the lab says so (Report.skipped) and runs the rest. */
-async function runnable (systems: Array<[SystemRun['system'], SystemRunner]>): Promise<{ systems: Array<[SystemRun['system'], SystemRunner]>, skipped: NonNullable<Report['skipped']> }> {
+/** Why the aria2 baselines do not run in network namespaces. */
+export const ARIA2_NETNS_REASON = 'the aria2 baseline runs on 127.0.0.1 only: the lab drives each aria2c over JSON-RPC on its 127.0.0.1 and runs the tracker there, which the lab\'s own process could not reach inside network namespaces without linking the host\'s namespace to them; run it without netns'
+
+/**
+ * Leaves out the aria2 baselines when aria2c cannot run here, or in network namespaces (`netns`): the lab says so
+ * (Report.skipped) and runs the rest.
+ */
+async function runnable (systems: Array<[SystemRun['system'], SystemRunner]>, netns = false): Promise<{ systems: Array<[SystemRun['system'], SystemRunner]>, skipped: NonNullable<Report['skipped']> }> {
   if (!systems.some(([name]) => name.startsWith('aria2'))) return { systems, skipped: [] }
-  const aria2 = await aria2Available()
+  const aria2 = netns ? { ok: false as const, reason: ARIA2_NETNS_REASON } : await aria2Available()
   if (aria2.ok) return { systems, skipped: [] }
   return {
     systems: systems.filter(([name]) => !name.startsWith('aria2')),
@@ -135,12 +159,15 @@ async function makePayload (work: string, scenario: ResolvedScenario): Promise<P
 }
 
 async function runSystem (
-  system: SystemRun['system'], runner: SystemRunner, init: LabInit & { signal: AbortSignal }, payload: Payload,
-  dir: string, repeat: number, repeats: number
+  system: SystemRun['system'], runner: SystemRunner, init: LabInit & { signal: AbortSignal, network: LabNetwork | undefined },
+  payload: Payload, dir: string, repeat: number, repeats: number
 ): Promise<SystemRun> {
-  const { scenario } = init
+  const { scenario, network } = init
   await mkdir(dir, { recursive: true })
-  const origin = await startOrigin({ egressRate: scenario.originRate })
+  // In namespaces the origin serves on a socket opened in its namespace, and tc caps its egress (not the bucket).
+  const origin = network === undefined
+    ? await startOrigin({ egressRate: scenario.originRate })
+    : await startOrigin({ handle: await network.listen(network.origin), host: network.origin.address })
   origin.setFile(PAYLOAD_PATH, { file: payload.path })
   origin.setFile(PAYLOAD_PATH + MANIFEST_SUFFIX, { data: payload.manifestBytes })
   const sampler = sampleCounter(() => origin.bytesSent, EGRESS_SAMPLE_MS)
@@ -157,6 +184,7 @@ async function runSystem (
     progress()
     const outcome = await runner({
       scenario, origin, url: origin.url(PAYLOAD_PATH), payload, dir, starts: arrivalTimes(scenario), signal: init.signal,
+      ...(network === undefined ? {} : { network }),
       onRelease: at => { releasedAt = at },
       onNodeSettled: () => { settled++ }
     })

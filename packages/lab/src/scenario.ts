@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises'
 import { DEFAULT_PIECE_SIZE, MAX_PIECE_SIZE, MIN_PIECE_SIZE } from '@dopt/content'
 import { ScenarioError } from './errors.js'
-import type { Arrival, BaselineKind, ChurnEvent, CheckKind, Scenario } from './fleet-types.js'
+import type { Arrival, BaselineKind, ChurnEvent, CheckKind, NetworkSetting, Scenario } from './fleet-types.js'
 import { parseRate, parseSize } from './units.js'
 
 /** A scenario with every default filled in: what a report records, so the run can be repeated exactly. */
 export type ResolvedScenario = Scenario & Required<Pick<Scenario,
-'pieceSize' | 'downloadRate' | 'churn' | 'mode' | 'baselines' | 'seed' | 'timeout' | 'dopt'>>
+'pieceSize' | 'downloadRate' | 'churn' | 'mode' | 'network' | 'baselines' | 'seed' | 'timeout' | 'dopt'>>
 
 /** Most nodes a scenario may have: each is a process on this machine. */
 export const MAX_NODES = 64
@@ -15,11 +15,14 @@ const MAX_TIMEOUT = 24 * 3600
 export const CHECK_KINDS: readonly CheckKind[] = ['sha256', 'manifest', 'none']
 export const BASELINE_KINDS: readonly BaselineKind[] = ['aria2', 'aria2-random']
 const MODES = ['lan', 'group'] as const
+/** Most added latency (ms, one way) and loss (%) a netns scenario may ask for. */
+export const MAX_LATENCY = 10_000
+export const MAX_LOSS = 50
 
 /** NodeConfig settings the lab sets itself, so a scenario's `dopt` may not. */
 const LAB_OWNED: Record<string, string> = {
   dataDir: 'each node has its own data folder',
-  listen: 'each node listens on 127.0.0.1 on a port the lab picks',
+  listen: 'each node listens on 127.0.0.1 on a port the lab picks (or on its namespace\'s address)',
   peers: 'the lab gives every node the others as static peers',
   mdns: 'mDNS is always off in the lab (nothing may leave 127.0.0.0/8)',
   mode: 'set the scenario\'s mode',
@@ -29,7 +32,7 @@ const LAB_OWNED: Record<string, string> = {
 }
 
 const FIELDS = new Set(['name', 'description', 'nodes', 'fileSize', 'pieceSize', 'originRate', 'uploadRate',
-  'downloadRate', 'arrival', 'churn', 'check', 'mode', 'baselines', 'seed', 'timeout', 'dopt'])
+  'downloadRate', 'arrival', 'churn', 'check', 'mode', 'network', 'baselines', 'seed', 'timeout', 'dopt'])
 
 /**
  * Checks a scenario (parsed JSON, or built from options) and fills in its defaults. Sizes and rates may be numbers
@@ -62,6 +65,7 @@ export function parseScenario (value: unknown): ResolvedScenario {
   if (!CHECK_KINDS.includes(check as CheckKind)) throw new ScenarioError('check', `must be one of ${CHECK_KINDS.join(', ')}, not ${describe(check)}`)
   const mode = value.mode ?? 'lan'
   if (!MODES.includes(mode as typeof MODES[number])) throw new ScenarioError('mode', `must be one of ${MODES.join(', ')}, not ${describe(mode)}`)
+  const network = parseNetwork(value.network ?? { mode: 'loopback' })
   const baselines = parseBaselines(value.baselines ?? [])
   const seed = integer(value.seed ?? 1, 'seed', 1, 0xffffffff)
   const timeout = number(value.timeout ?? 300, 'timeout', Number.MIN_VALUE, MAX_TIMEOUT)
@@ -75,7 +79,7 @@ export function parseScenario (value: unknown): ResolvedScenario {
 
   const scenario: ResolvedScenario = {
     name, nodes, fileSize, pieceSize, originRate, uploadRate, downloadRate, arrival, churn,
-    check: check as CheckKind, mode: mode as ResolvedScenario['mode'], baselines, seed, timeout, dopt: { ...dopt }
+    check: check as CheckKind, mode: mode as ResolvedScenario['mode'], network, baselines, seed, timeout, dopt: { ...dopt }
   }
   if (typeof value.description === 'string') scenario.description = value.description
   return scenario
@@ -168,6 +172,26 @@ function parseChurn (value: unknown, nodes: number): ChurnEvent[] {
     else if (event.restartAfter !== undefined) throw new ScenarioError(`${at}.restartAfter`, 'only kill-restart restarts')
     return out
   })
+}
+
+/** `{"mode":"loopback"}`, `{"mode":"netns","latency":20,"loss":0.5}`, or the short forms `"loopback"`, `"netns"`. */
+function parseNetwork (value: unknown): NetworkSetting {
+  const setting = typeof value === 'string' ? { mode: value } : value
+  if (!isObject(setting)) throw new ScenarioError('network', `must be an object such as {"mode":"netns","latency":20} or "loopback" or "netns", not ${describe(value)}`)
+  const extra = Object.keys(setting).filter(k => !['mode', 'latency', 'loss'].includes(k))
+  if (extra.length > 0) throw new ScenarioError(`network.${extra[0]!}`, 'unknown field (known: mode, latency, loss)')
+  if (setting.mode === 'loopback') {
+    for (const key of ['latency', 'loss'] as const) {
+      if (setting[key] !== undefined) throw new ScenarioError(`network.${key}`, 'needs mode netns (on loopback nothing shapes the network)')
+    }
+    return { mode: 'loopback' }
+  }
+  if (setting.mode !== 'netns') throw new ScenarioError('network.mode', `must be loopback or netns, not ${describe(setting.mode)}`)
+  return {
+    mode: 'netns',
+    latency: number(setting.latency ?? 0, 'network.latency', 0, MAX_LATENCY),
+    loss: number(setting.loss ?? 0, 'network.loss', 0, MAX_LOSS)
+  }
 }
 
 function parseBaselines (value: unknown): BaselineKind[] {

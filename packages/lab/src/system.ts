@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import type { BaselineKind, NodeResult } from './fleet-types.js'
+import type { LabNetwork } from './netns.js'
 import type { ResolvedScenario } from './scenario.js'
 import type { Origin } from './types.js'
 
@@ -29,6 +30,11 @@ export interface SystemContext {
   payload: Payload
   /** An empty folder for this run's data folders and outputs; removed after the run. */
   dir: string
+  /**
+   * The run's network namespaces (`network: netns`), where node k runs in `network.nodes[k]` and tc shapes the
+   * rates; absent on loopback, where every process is on 127.0.0.1 and the rates are the applications' own limits.
+   */
+  network?: LabNetwork
   /** When each node starts, seconds after the release (`arrivalTimes`). */
   starts: number[]
   /** Aborted when the lab is interrupted: stop every process and return (or throw) promptly. */

@@ -1,3 +1,5 @@
+import type { Server as NetServer } from 'node:net'
+
 /** A file the test origin serves. */
 export interface OriginFile {
   /** The content, in memory. */
@@ -81,4 +83,9 @@ export interface OriginInit {
   egressRate?: number
   /** Most bytes one response sends per turn under `egressRate`. @default rate / 50, from 1 KiB to 64 KiB */
   egressSlice?: number
+  /**
+   * A listening socket to serve on instead of `host` and `port` (a `net.Server` handle received over IPC, as the
+   * lab's network namespaces hand one over: netns.ts). `host` then only names it in `baseUrl`.
+   */
+  handle?: NetServer
 }

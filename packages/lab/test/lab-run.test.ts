@@ -5,10 +5,14 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { manifestOfFile } from '@dopt/content'
 import { AbortedError } from '@dopt/interface'
-import { lowerBounds, parseScenario, runLab, writeReport } from '../src/index.js'
+import { ARIA2_NETNS_REASON, listNamespaces, lowerBounds, netnsAvailable, parseScenario, renderMarkdown, runLab, writeReport } from '../src/index.js'
 import type { Report, SystemRun } from '../src/index.js'
 
 const MiB = 1024 * 1024
+
+// The netns run needs root and iproute2 (netns.test.ts tests the network itself); elsewhere it is skipped, saying why.
+const netns = await netnsAvailable()
+if (!netns.ok) console.log(`lab run in network namespaces skipped: ${netns.reason}`)
 
 /** Node processes this test process started that are still there (zombies included). */
 function childNodes (): string[] {
@@ -132,6 +136,58 @@ describe('a real lab run (child processes, level, libp2p on 127.0.0.1)', () => {
     expect(gone.verified).toBe(false)
     expect(gone.error).toMatch(/left at 0\.8 s/)
     expect(gone.cpuSeconds).toBeGreaterThan(0) // its last figures arrived before it exited
+    expect(childNodes()).toEqual([])
+  })
+
+  it.skipIf(!netns.ok)('network netns, N = 3: each node in its namespace, tc shaping instead of dopt\'s limits, a kill-restart resumes, every node verified, nothing left behind', async () => {
+    const scenario = parseScenario({
+      name: 'netns', nodes: 3, fileSize: 4 * MiB, pieceSize: 256 * 1024, originRate: 4 * MiB, uploadRate: 4 * MiB, timeout: 60,
+      network: 'netns', baselines: ['aria2'], churn: [{ node: 1, at: 0.5, action: 'kill-restart', restartAfter: 0.2 }]
+    })
+    const mine = async (): Promise<string[]> => (await listNamespaces()).filter(ns => ns.startsWith(`dopt-${process.pid}r`))
+    let during: string[] = []
+    const report = await runLab({
+      scenario,
+      workDir: dir,
+      onProgress: p => { if (p.elapsed !== null && during.length === 0) void mine().then(list => { during = list }) }
+    })
+    // One namespace per node, the origin's and the hub's existed during the run, and none is left after it.
+    expect(during).toHaveLength(5)
+    expect(await mine()).toEqual([])
+    expect(childNodes()).toEqual([])
+    expect(report.limits).toBe('tc')
+    expect(report.scenario.network).toEqual({ mode: 'netns', latency: 0, loss: 0 })
+    // aria2 stays on 127.0.0.1: skipped, and the report says why.
+    expect(report.skipped).toEqual([{ system: 'aria2', reason: ARIA2_NETNS_REASON }])
+    expect(report.runs.map(r => r.system)).toEqual(['dopt'])
+    const run = report.runs[0]!
+    // Every figure adds up, and nothing beat the bound: with the origin's token bucket and dopt's limits off, only
+    // tc's tbf held the origin to 4 MiB/s (F/u_s = 1 s).
+    expectConsistent(run, report)
+    expect(report.bounds.lastDone).toBeCloseTo(1, 10)
+    expect(run.nodes.map(n => n.peersAtRelease)).toEqual([2, 2, 2])
+    expect(run.nodes[1]!.restarts).toBe(1)
+    expect(renderMarkdown(report)).toMatch(/Network: netns, each node in a network namespace of its own/)
+  })
+
+  it.skipIf(!netns.ok)('network netns, interrupted: every node process stopped and every namespace removed', async () => {
+    const scenario = parseScenario({ name: 'netns-stop', nodes: 2, fileSize: 8 * MiB, originRate: MiB, uploadRate: MiB, timeout: 60, network: 'netns' })
+    const controller = new AbortController()
+    let before: string[] = []
+    const running = runLab({
+      scenario,
+      workDir: dir,
+      signal: controller.signal,
+      onProgress: p => {
+        if (p.elapsed !== null && p.elapsed > 0.3 && !controller.signal.aborted) {
+          before = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter(l => l.startsWith(`dopt-${process.pid}r`))
+          controller.abort()
+        }
+      }
+    })
+    await expect(running).rejects.toThrow(AbortedError)
+    expect(before).toHaveLength(4)
+    expect((await listNamespaces()).filter(ns => ns.startsWith(`dopt-${process.pid}r`))).toEqual([])
     expect(childNodes()).toEqual([])
   })
 

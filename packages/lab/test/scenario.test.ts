@@ -46,9 +46,27 @@ describe('parseScenario', () => {
   it('fills in the defaults, so a report records exactly what ran', () => {
     expect(parseScenario(minimal)).toEqual({
       name: 'lab', nodes: 4, fileSize: 64 * MiB, pieceSize: MiB, originRate: 20 * MiB, uploadRate: 20 * MiB,
-      downloadRate: 0, arrival: { kind: 'together' }, churn: [], check: 'sha256', mode: 'lan', baselines: [], seed: 1,
-      timeout: 300, dopt: {}
+      downloadRate: 0, arrival: { kind: 'together' }, churn: [], check: 'sha256', mode: 'lan', network: { mode: 'loopback' },
+      baselines: [], seed: 1, timeout: 300, dopt: {}
     })
+  })
+
+  it('network: loopback by default; netns with latency and loss (defaults 0), or the short forms', () => {
+    expect(parseScenario({ ...minimal, network: 'netns' }).network).toEqual({ mode: 'netns', latency: 0, loss: 0 })
+    expect(parseScenario({ ...minimal, network: { mode: 'netns', latency: 20, loss: 0.5 } }).network).toEqual({ mode: 'netns', latency: 20, loss: 0.5 })
+    expect(parseScenario({ ...minimal, network: 'loopback' }).network).toEqual({ mode: 'loopback' })
+    const once = parseScenario({ ...minimal, network: { mode: 'netns', loss: 1 } })
+    expect(parseScenario(JSON.parse(JSON.stringify(once)))).toEqual(once)
+  })
+
+  it('network: refuses a bad mode, latency or loss, and shaping on loopback, naming the field', () => {
+    expect(errorOf({ ...minimal, network: 'docker' }).message).toBe('scenario network.mode: must be loopback or netns, not "docker"')
+    expect(errorOf({ ...minimal, network: { mode: 'netns', latency: -1 } }).field).toBe('network.latency')
+    expect(errorOf({ ...minimal, network: { mode: 'netns', latency: 20_000 } }).field).toBe('network.latency')
+    expect(errorOf({ ...minimal, network: { mode: 'netns', loss: 60 } }).message).toMatch(/^scenario network\.loss: must be a number >= 0 and <= 50/)
+    expect(errorOf({ ...minimal, network: { mode: 'netns', jitter: 5 } }).field).toBe('network.jitter')
+    expect(errorOf({ ...minimal, network: { mode: 'loopback', latency: 5 } }).message).toMatch(/network\.latency: needs mode netns/)
+    expect(errorOf({ ...minimal, network: 3 }).field).toBe('network')
   })
 
   it('is idempotent: a resolved scenario parses to itself', () => {
