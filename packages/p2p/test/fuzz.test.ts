@@ -3,13 +3,13 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  DATA_HEADER, EntryKind, FrameDecoder, HEADER_LENGTH, MAX_KEY_LENGTH, MAX_PAYLOAD, MessageType, RefuseReason, decodeEntries, decodeKey,
+  EntryKind, FrameDecoder, HEADER_LENGTH, MAX_KEY_LENGTH, MAX_PAYLOAD, MessageType, RefuseReason, decodeEntries, decodeKey,
   decodePieceRequest, decodeRefuse, decodeState, encodeDataHeader, encodeEntries, encodeFrame, encodeHeader, encodeKey, encodePieceRequest,
   encodeRefuse, encodeState, receivable
 } from '../src/codec.js'
 import { PeerProtocolError } from '../src/errors.js'
 import { createNode, stopNode } from '../src/node.js'
-import { pieceProtocol } from '../src/piece-protocol.js'
+import { pieceProtocol, waitForDrain } from '../src/piece-protocol.js'
 import { MemoryContent, Nodes, cidOf, makeFile, sha256Hex } from './helpers.js'
 import type { Entry, Frame, ProtocolVersion } from '../src/codec.js'
 import type { DoptLibp2p } from '../src/node.js'
@@ -217,10 +217,484 @@ describe(`piece protocol fuzz (seed ${SEED}; rerun with DOPT_FUZZ_SEED=${SEED})`
       }
     }
   })
+
+  describe('a serving node on raw streams', () => {
+    const nodes = new Nodes()
+    const attackers: DoptLibp2p[] = []
+    const content = new FuzzContent()
+    const uncaught: unknown[] = []
+    const onUncaught = (err: unknown): void => { uncaught.push(err) }
+    let file: Awaited<ReturnType<typeof makeFile>>
+    let contentKey: string
+    let seed: P2P
+    let seedAddr: string
+
+    beforeAll(async () => {
+      process.on('uncaughtException', onUncaught)
+      process.on('unhandledRejection', onUncaught)
+      file = await makeFile(8, 64 * 1024)
+      contentKey = await cidOf(new TextEncoder().encode(`content of ${file.manifestCid}`))
+      content.add(file, contentKey)
+      seed = await nodes.start({ writeTimeout: 3_000 }, content)
+      seedAddr = seed.getMultiaddrs()[0]!
+      for (let i = 0; i < 2; i++) {
+        const node = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], groupId: 'default', dht: false })
+        await node.start()
+        attackers.push(node)
+      }
+    })
+
+    afterAll(async () => {
+      process.off('uncaughtException', onUncaught)
+      process.off('unhandledRejection', onUncaught)
+      await Promise.all(attackers.splice(0).map(async a => { await stopNode(a) }))
+      await nodes.stopAll()
+    })
+
+    it('survives malformed frames of every kind, resets the streams the protocol says, and keeps serving honest peers correctly', async () => {
+      const rng = new Rng(SEED ^ 0x1000)
+      const ctx: Ctx = { file, contentKey }
+      const honest = [await nodes.start({ peers: [seedAddr] }), await nodes.start({ peers: [seedAddr], protocolVersions: ['1.0.0'] })]
+      const wanted = file.pieces.map(sha256Hex)
+      const fetchAll = async (peer: P2P): Promise<void> => {
+        expect(await peer.fetchManifest(seed.peerId, file.manifestCid, { timeout: 10_000 })).toEqual(file.manifest)
+        const pieces = await Promise.all(file.pieces.map(async (_, i) => await peer.fetchPiece(seed.peerId, file.manifestCid, i, { timeout: 10_000 })))
+        expect(pieces.map(sha256Hex)).toEqual(wanted)
+      }
+      await Promise.all(honest.map(fetchAll))
+      const heapBefore = process.memoryUsage().heapUsed
+
+      // Honest fetches go on all through the fuzzing.
+      let fuzzing = true
+      let honestRounds = 0
+      const honestLoop = Promise.all(honest.map(async peer => {
+        while (fuzzing) { await fetchAll(peer); honestRounds++ }
+      }))
+
+      const cases: Array<{ version: ProtocolVersion, c: Case }> = []
+      for (let round = 0; round < 16; round++) {
+        for (const kind of KINDS) {
+          for (const version of ['1.1.0', '1.0.0'] as const) {
+            if (kind.versions !== undefined && !kind.versions.includes(version)) continue
+            if (kind.once === true && round > 0) continue
+            cases.push({ version, c: { ...kind.make(rng, version, ctx), kind: kind.name } })
+          }
+        }
+      }
+      const started = Date.now()
+      const failures: string[] = []
+      const byKind = new Map<string, number>()
+      let messages = 0
+      let next = 0
+      await Promise.all(Array.from({ length: 16 }, async (_, worker) => {
+        while (next < cases.length) {
+          const { version, c } = cases[next++]!
+          messages += c.messages
+          byKind.set(c.kind, (byKind.get(c.kind) ?? 0) + 1)
+          const out = await probe(attackers[worker % attackers.length]!, seedAddr, version, c)
+          const problem = out.badAnswer ?? (out.end === 'hung' ? 'the stream hung' : null) ??
+            (c.expect !== 'any' && out.end !== c.expect ? `ended ${out.end}, expected ${c.expect}` : null) ?? c.check?.(out.frames) ?? null
+          if (problem !== null) failures.push(`${c.kind} (${version}): ${problem}`)
+        }
+      }))
+      fuzzing = false
+      await honestLoop
+      const seconds = (Date.now() - started) / 1000
+
+      expect(failures.slice(0, 10)).toEqual([])
+      expect(uncaught).toEqual([])
+      expect(byKind.size).toBeGreaterThanOrEqual(30)
+      expect(messages).toBeGreaterThan(2_000)
+      expect(seconds).toBeLessThan(15)
+      expect(honestRounds).toBeGreaterThan(0)
+      // Every subscription the fuzzing opened was closed with its stream.
+      await waitFor(() => content.open === 0, 3_000)
+      expect(content.open).toBe(0)
+      // The seed still serves everyone, correctly, and its memory did not run away.
+      await Promise.all(honest.map(fetchAll))
+      const late = await nodes.start({ peers: [seedAddr] })
+      await fetchAll(late)
+      expect(seed.connectedPeers()).toEqual(expect.arrayContaining(honest.map(h => h.peerId)))
+      expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(128 * 1024 * 1024)
+    }, 30_000)
+  })
 })
 
 /** The bytes of a decoded frame, as it was sent. */
 function reencode (f: Frame): Uint8Array {
   if (f.type === MessageType.DATA) return concat([encodeDataHeader(f.id, f.total!, f.offset!, f.payload.byteLength), f.payload])
   return encodeFrame(f.type, f.id, f.payload)
+}
+
+/** What the seed serves: MemoryContent, and subscriptions to a seed's state (counted, so a leak shows). */
+class FuzzContent extends MemoryContent {
+  open = 0
+
+  async subscribe (key: string): Promise<ContentSubscription | null> {
+    const file = this.files.get(this.keys.get(key) ?? key)
+    if (file === undefined) return null
+    this.open++
+    let closed = false
+    return {
+      pieceSize: file.pieces[0]!.byteLength,
+      pieceCount: file.pieces.length,
+      complete: true,
+      have: allPieces(file.pieces.length),
+      entries: [{ kind: EntryKind.HAVE, index: 0 }] satisfies ContentEntry[],
+      close: () => { if (!closed) { closed = true; this.open-- } }
+    }
+  }
+}
+
+function allPieces (count: number): Uint8Array {
+  const bits = new Uint8Array(Math.ceil(count / 8))
+  for (let i = 0; i < count; i++) bits[i >> 3]! |= 0x80 >> (i & 7)
+  return bits
+}
+
+async function waitFor (ok: () => boolean, ms: number): Promise<void> {
+  const until = Date.now() + ms
+  while (!ok() && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 20))
+}
+
+interface Ctx {
+  file: Awaited<ReturnType<typeof makeFile>>
+  contentKey: string
+}
+
+/** What one raw stream sends, how it must end, and what the answers must be. */
+interface Case {
+  kind: string
+  chunks: Uint8Array[]
+  /** Frames (or pieces of garbage) sent. */
+  messages: number
+  expect: 'reset' | 'closed' | 'any'
+  /** The stream is reset from this side after sending, instead of closing its write side. */
+  abort?: boolean
+  /** Sent once `until` holds of the answers so far (or 5 s passed): CANCELs of subscriptions once they started. */
+  after?: { until: (frames: Frame[]) => boolean, chunks: Uint8Array[] }
+  /** A problem with the answers, or null. */
+  check?: (frames: Frame[]) => string | null
+}
+
+interface Kind {
+  name: string
+  versions?: ProtocolVersion[]
+  /** Made once per version, not every round (large cases). */
+  once?: boolean
+  make: (rng: Rng, version: ProtocolVersion, ctx: Ctx) => Omit<Case, 'kind'>
+}
+
+type Want = { type: 'manifest' } | { type: 'have' } | { type: 'piece', index: number } | { type: 'state' } | { type: 'refuse', reason: number }
+
+/** A valid request for the seed's content, and the answer it must get. */
+function validRequest (rng: Rng, version: ProtocolVersion, ctx: Ctx, id: number): { frame: Uint8Array, want: Want } {
+  const { file, contentKey } = ctx
+  const key = rng.bool() ? file.manifestCid : contentKey
+  switch (rng.int(version === '1.1.0' ? 4 : 3)) {
+    case 0: return { frame: encodeFrame(MessageType.MANIFEST_REQ, id, encodeKey(key)), want: { type: 'manifest' } }
+    case 1: return { frame: encodeFrame(MessageType.HAVE_REQ, id, encodeKey(file.manifestCid)), want: { type: 'have' } }
+    case 2: {
+      const index = rng.int(file.pieces.length)
+      return { frame: encodeFrame(MessageType.PIECE_REQ, id, encodePieceRequest(file.manifestCid, index)), want: { type: 'piece', index } }
+    }
+    default: return { frame: encodeFrame(MessageType.SUBSCRIBE, id, encodeKey(key)), want: { type: 'state' } }
+  }
+}
+
+/** Checks that each id got the answer it wants (subscriptions: a STATE), and that nothing else was answered. */
+function answers (ctx: Ctx, version: ProtocolVersion, wants: Map<number, Want>): (frames: Frame[]) => string | null {
+  return frames => {
+    const { file } = ctx
+    const parts = new Map<number, Frame[]>()
+    const seen = new Set<number>()
+    for (const f of frames) {
+      const want = wants.get(f.id)
+      if (want === undefined) return `answer of type 0x${f.type.toString(16)} to id ${f.id}, never asked`
+      if (f.type === MessageType.DATA) { parts.set(f.id, [...parts.get(f.id) ?? [], f]); seen.add(f.id); continue }
+      if (f.type === MessageType.UPDATE && want.type === 'state') continue
+      if (seen.has(f.id)) return `a second answer to id ${f.id}`
+      seen.add(f.id)
+      const ok = want.type === 'refuse'
+        ? f.type === MessageType.REFUSE && decodeRefuse(f.payload).reason === want.reason
+        : want.type === 'manifest'
+          ? f.type === MessageType.MANIFEST && hex(f.payload) === hex(file.manifest)
+          : want.type === 'have'
+            ? f.type === MessageType.HAVE && hex(f.payload) === hex(allPieces(file.pieces.length))
+            : want.type === 'state'
+              ? f.type === MessageType.STATE && decodeState(f.payload).pieceCount === file.pieces.length
+              : version === '1.0.0' && f.type === MessageType.PIECE && sha256Hex(f.payload) === sha256Hex(file.pieces[want.index]!)
+      if (!ok) return `id ${f.id}: answer of type 0x${f.type.toString(16)} is not the ${want.type} wanted`
+    }
+    for (const [id, list] of parts) {
+      const want = wants.get(id)!
+      const bytes = concat(list.map(f => f.payload))
+      if (version !== '1.1.0' || want.type !== 'piece' || sha256Hex(bytes) !== sha256Hex(file.pieces[want.index]!)) return `id ${id}: wrong DATA`
+    }
+    for (const id of wants.keys()) if (!seen.has(id)) return `no answer to id ${id}`
+    return null
+  }
+}
+
+/** The check of `answers`, and CANCELs for the subscriptions among `wants` once everything is answered. */
+function answered (ctx: Ctx, version: ProtocolVersion, wants: Map<number, Want>): Pick<Case, 'check' | 'after'> {
+  const subscriptions = [...wants].filter(([, w]) => w.type === 'state').map(([id]) => id)
+  return {
+    check: answers(ctx, version, wants),
+    after: { until: frames => [...wants.keys()].every(id => frames.some(f => f.id === id)), chunks: CANCELS(subscriptions) }
+  }
+}
+
+const none = (frames: Frame[]): string | null => frames.length === 0 ? null : `${frames.length} answers, none expected`
+const ALL_TYPES = [...REQUESTS, ...ANSWERS]
+const CANCELS = (ids: Iterable<number>): Uint8Array[] => [...ids].map(id => encodeFrame(MessageType.CANCEL, id))
+
+/** The kinds of malformed (and some valid) traffic, derived from codec.ts's types, limits and payload formats. */
+const KINDS: Kind[] = [
+  {
+    name: 'truncated header',
+    make: (rng, v, ctx) => ({ chunks: [validRequest(rng, v, ctx, 1).frame.subarray(0, rng.range(1, HEADER_LENGTH - 1))], messages: 1, expect: 'closed', check: none })
+  },
+  {
+    name: 'truncated payload',
+    make: (rng, v, ctx) => {
+      const frame = validRequest(rng, v, ctx, 1).frame
+      return { chunks: [frame.subarray(0, rng.range(HEADER_LENGTH, frame.byteLength - 1))], messages: 1, expect: 'closed', check: none }
+    }
+  },
+  {
+    name: 'length below the header (0-4)',
+    make: (rng) => {
+      const frame = encodeHeader(rng.pick(REQUESTS), 1, 0)
+      new DataView(frame.buffer).setUint32(0, rng.int(5))
+      return { chunks: [frame], messages: 1, expect: 'reset', check: none }
+    }
+  },
+  {
+    name: 'length over the type\'s limit',
+    make: (rng, v) => {
+      const type = rng.pick(REQUESTS.filter(receivable('server', v)))
+      const over = rng.bool() ? MAX_PAYLOAD[type] + rng.range(1, 64) : rng.range(MAX_PAYLOAD[type] + 1, 0xfffffffa)
+      return { chunks: [encodeHeader(type, 1, over), rng.bytes(rng.int(64))], messages: 1, expect: 'reset', check: none }
+    }
+  },
+  {
+    name: '4 GiB frame announced',
+    make: (rng) => {
+      const frame = encodeHeader(rng.pick(ALL_TYPES), rng.u32(), 0)
+      new DataView(frame.buffer).setUint32(0, 0xffffffff)
+      return { chunks: [frame], messages: 1, expect: 'reset', check: none }
+    }
+  },
+  {
+    name: 'unknown message type',
+    make: (rng) => ({ chunks: [encodeFrame(rng.pick(UNKNOWN_TYPES) as MessageType, rng.u32(), rng.bytes(rng.int(32)))], messages: 1, expect: 'reset', check: none })
+  },
+  {
+    name: 'answers to requests never made',
+    make: (rng) => ({ chunks: [validFrame(rng, 'client', '1.1.0', 'k')], messages: 1, expect: 'reset', check: none })
+  },
+  ...ALL_TYPES.map((type): Kind => ({
+    name: `zero-length payload, type 0x${type.toString(16)}`,
+    make: (rng, v, ctx) => {
+      if (type !== MessageType.CANCEL || !receivable('server', v)(type)) return { chunks: [encodeFrame(type, rng.u32())], messages: 1, expect: 'reset', check: none }
+      // CANCEL's payload is empty anyway: valid, for an id never used; a valid request after it is answered.
+      const { frame, want } = validRequest(rng, v, ctx, 2)
+      return { chunks: [encodeFrame(type, 1), frame], messages: 2, expect: 'closed', ...answered(ctx, v, new Map([[2, want]])) }
+    }
+  })),
+  {
+    name: 'CANCEL with a payload',
+    make: (rng) => ({ chunks: [encodeFrame(MessageType.CANCEL, rng.u32(), rng.bytes(rng.range(1, 16)))], messages: 1, expect: 'reset', check: none })
+  },
+  {
+    name: 'CANCELs of ids never used',
+    make: (rng, v, ctx) => {
+      const cancels = Array.from({ length: rng.range(5, 30) }, () => encodeFrame(MessageType.CANCEL, rng.range(1000, 0xffffffff)))
+      const { frame, want } = validRequest(rng, v, ctx, 7)
+      return { chunks: [concat(cancels), frame], messages: cancels.length + 1, expect: 'closed', ...answered(ctx, v, new Map([[7, want]])) }
+    }
+  },
+  {
+    name: 'duplicate request id',
+    make: (rng, v, ctx) => {
+      const id = rng.range(1, 0xffffffff)
+      const type = v === '1.1.0' && rng.bool() ? MessageType.SUBSCRIBE : MessageType.PIECE_REQ
+      const frame = type === MessageType.SUBSCRIBE
+        ? encodeFrame(type, id, encodeKey(ctx.contentKey))
+        : encodeFrame(type, id, encodePieceRequest(ctx.file.manifestCid, rng.int(ctx.file.pieces.length)))
+      // Both in one buffer: the first is certainly still open when the second is read.
+      return { chunks: [concat([frame, frame])], messages: 2, expect: 'reset' }
+    }
+  },
+  {
+    name: 'key over 256 bytes',
+    make: (rng, v) => {
+      const type = rng.pick([MessageType.MANIFEST_REQ, MessageType.HAVE_REQ, MessageType.PIECE_REQ, MessageType.SUBSCRIBE].filter(receivable('server', v)))
+      const key = new Uint8Array(rng.range(MAX_KEY_LENGTH + 1, MAX_KEY_LENGTH + 40)).fill(0x61)
+      return { chunks: [encodeFrame(type, 1, type === MessageType.PIECE_REQ ? concat([new Uint8Array(4), key]) : key)], messages: 1, expect: 'reset', check: none }
+    }
+  },
+  {
+    name: 'key not UTF-8',
+    make: (rng, v) => {
+      const type = rng.pick([MessageType.MANIFEST_REQ, MessageType.HAVE_REQ, MessageType.PIECE_REQ, MessageType.SUBSCRIBE].filter(receivable('server', v)))
+      const key = concat([encodeKey('bafy'), new Uint8Array(rng.pick([[0xff], [0xc3], [0xed, 0xa0, 0x80], [0xf8, 0x88, 0x80, 0x80, 0x80]]))])
+      return { chunks: [encodeFrame(type, 1, type === MessageType.PIECE_REQ ? concat([new Uint8Array(4), key]) : key)], messages: 1, expect: 'reset', check: none }
+    }
+  },
+  {
+    name: 'PIECE_REQ shorter than index and key',
+    make: (rng) => ({ chunks: [encodeFrame(MessageType.PIECE_REQ, 1, rng.bytes(rng.range(1, 4)))], messages: 1, expect: 'reset', check: none })
+  },
+  {
+    name: 'PIECE_REQ for a huge piece index',
+    make: (rng, v, ctx) => {
+      const ids = [1, 2, 3]
+      const frames = ids.map(id => encodeFrame(MessageType.PIECE_REQ, id, encodePieceRequest(ctx.file.manifestCid, rng.bool() ? 0xffffffff : rng.range(ctx.file.pieces.length, 0xfffffffe))))
+      return { chunks: [concat(frames)], messages: 3, expect: 'closed', check: answers(ctx, v, new Map(ids.map(id => [id, { type: 'refuse', reason: RefuseReason.NOT_FOUND }]))) }
+    }
+  },
+  {
+    name: 'requests for content not held',
+    make: (rng, v, ctx) => {
+      const types = [MessageType.MANIFEST_REQ, MessageType.HAVE_REQ, MessageType.PIECE_REQ, MessageType.SUBSCRIBE].filter(receivable('server', v))
+      const frames = types.map((type, i) => {
+        const key = `bafk${hex(rng.bytes(rng.range(1, 100)))}`.slice(0, MAX_KEY_LENGTH)
+        return encodeFrame(type, i + 1, type === MessageType.PIECE_REQ ? encodePieceRequest(key, rng.int(8)) : encodeKey(key))
+      })
+      return { chunks: frames, messages: frames.length, expect: 'closed', check: answers(ctx, v, new Map(types.map((_, i) => [i + 1, { type: 'refuse', reason: RefuseReason.NOT_FOUND }]))) }
+    }
+  },
+  {
+    name: 'STATE with a bitfield of the wrong length or a huge piece count',
+    make: (rng) => {
+      const pieceCount = rng.bool() ? 0xffffffff : rng.range(1, 100)
+      const payload = concat([encodeState({ pieceSize: rng.u32(), pieceCount: 0, flags: 1, have: new Uint8Array(0) }), rng.bytes(rng.int(20))])
+      new DataView(payload.buffer).setUint32(4, pieceCount)
+      return { chunks: [encodeFrame(MessageType.STATE, rng.u32(), payload)], messages: 1, expect: 'reset', check: none }
+    }
+  },
+  {
+    name: 'UPDATE with huge piece indexes or unknown entry kinds',
+    make: (rng) => {
+      const payload = concat(encodeEntries([{ kind: EntryKind.HAVE, index: 0xffffffff }, { kind: EntryKind.INTENT, index: rng.u32() }]))
+      if (rng.bool()) payload[0] = rng.pick([0, 6, 0xff])
+      return { chunks: [encodeFrame(MessageType.UPDATE, rng.u32(), payload)], messages: 1, expect: 'reset', check: none }
+    }
+  },
+  {
+    name: 'DATA part outside its piece',
+    make: (rng) => ({ chunks: [concat([encodeDataHeader(1, rng.range(1, 100), rng.range(100, 0xffffffff), 4), rng.bytes(4)])], messages: 1, expect: 'reset', check: none })
+  },
+  {
+    name: '1.1.0 messages on a 1.0.0 stream',
+    versions: ['1.0.0'],
+    make: (rng, v, ctx) => ({ chunks: [encodeFrame(MessageType.SUBSCRIBE, rng.u32(), encodeKey(ctx.contentKey))], messages: 1, expect: 'reset', check: none })
+  },
+  {
+    name: 'garbage after a valid frame',
+    make: (rng, v, ctx) => {
+      const { frame } = validRequest(rng, v, ctx, 1)
+      const garbage = concat([encodeHeader(rng.pick(UNKNOWN_TYPES) as MessageType, rng.u32(), 0), rng.bytes(rng.int(100))])
+      return { chunks: rng.bool() ? [concat([frame, garbage])] : [frame, garbage], messages: 2, expect: 'reset' }
+    }
+  },
+  {
+    name: 'random bytes',
+    make: (rng) => ({ chunks: [rng.bytes(rng.range(1, 512))], messages: 1, expect: 'any' })
+  },
+  {
+    name: 'valid requests split at every byte',
+    make: (rng, v, ctx) => {
+      const wants = new Map<number, Want>()
+      const frames = [1, 2, 3].map(id => { const r = validRequest(rng, v, ctx, id); wants.set(id, r.want); return r.frame })
+      return { chunks: Array.from(concat(frames), b => new Uint8Array([b])), messages: frames.length, expect: 'closed', ...answered(ctx, v, wants) }
+    }
+  },
+  {
+    name: 'mutated valid requests',
+    make: (rng, v, ctx) => {
+      const frames = concat(Array.from({ length: rng.range(1, 4) }, (_, i) => validRequest(rng, v, ctx, i + 1).frame))
+      return { chunks: [mutate(rng, frames)], messages: 3, abort: rng.bool(0.2), expect: 'any' }
+    }
+  },
+  {
+    name: 'request ids 0 and 0xffffffff',
+    make: (rng, v, ctx) => {
+      const wants = new Map<number, Want>()
+      const frames = [0, 0xffffffff].map(id => { const r = validRequest(rng, v, ctx, id); wants.set(id, r.want); return r.frame })
+      return { chunks: frames, messages: 2, expect: 'closed', ...answered(ctx, v, wants) }
+    }
+  },
+  {
+    name: 'reset by the asker with requests open',
+    make: (rng, v, ctx) => {
+      const frames = Array.from({ length: rng.range(1, 20) }, (_, i) => validRequest(rng, v, ctx, i + 1).frame)
+      return { chunks: [concat(frames)], messages: frames.length, abort: true, expect: 'any' }
+    }
+  },
+  {
+    name: 'over 256 requests open: BUSY',
+    once: true,
+    make: (rng, v, ctx) => {
+      // Subscriptions stay open (1.1.0): exactly 256 STATEs, then BUSY. On 1.0.0, pieces: at least one BUSY.
+      const n = v === '1.1.0' ? 260 : 500
+      const frames = Array.from({ length: n }, (_, i) => v === '1.1.0'
+        ? encodeFrame(MessageType.SUBSCRIBE, i + 1, encodeKey(ctx.contentKey))
+        : encodeFrame(MessageType.PIECE_REQ, i + 1, encodePieceRequest(ctx.file.manifestCid, i % ctx.file.pieces.length)))
+      const check = (answered: Frame[]): string | null => {
+        const busy = answered.filter(f => f.type === MessageType.REFUSE && decodeRefuse(f.payload).reason === RefuseReason.BUSY).length
+        const firsts = new Set(answered.filter(f => f.type !== MessageType.UPDATE).map(f => f.id))
+        if (firsts.size !== n) return `${firsts.size} of ${n} requests answered`
+        if (v === '1.1.0' ? busy !== n - 256 : busy === 0) return `${busy} BUSY refusals`
+        return null
+      }
+      const ids = frames.map((_, i) => i + 1)
+      const after = { until: (got: Frame[]) => new Set(got.map(f => f.id)).size === n, chunks: v === '1.1.0' ? [concat(CANCELS(ids))] : [] }
+      return { chunks: [concat(frames)], after, messages: n * (v === '1.1.0' ? 2 : 1), expect: 'closed', check }
+    }
+  }
+]
+
+interface Outcome { end: 'reset' | 'closed' | 'subscribed' | 'hung', frames: Frame[], badAnswer: string | null }
+
+/** Opens a raw stream to the seed, sends a case's bytes, closes (or resets) its side, and sees how it ends. */
+async function probe (attacker: DoptLibp2p, addr: string, version: ProtocolVersion, c: Case): Promise<Outcome> {
+  const stream: Stream = await attacker.dialProtocol(multiaddr(addr), pieceProtocol('default', version), { signal: AbortSignal.timeout(5_000) })
+  const frames: Frame[] = []
+  let badAnswer: string | null = null
+  // The seed's answers must be valid answers of this version.
+  const decoder = new FrameDecoder(f => { frames.push({ ...f, payload: f.payload.slice() }) }, receivable('client', version))
+  const { promise: ended, resolve } = Promise.withResolvers<'reset' | 'closed'>()
+  stream.addEventListener('message', evt => {
+    try { decoder.push(evt.data) } catch (err) { badAnswer ??= `bad answer: ${(err as Error).message}` }
+  })
+  stream.addEventListener('close', evt => { resolve(evt.error !== undefined ? 'reset' : 'closed') })
+  for (const chunk of c.chunks) {
+    if (stream.writeStatus !== 'writable') break
+    try {
+      if (!stream.send(chunk)) await waitForDrain(stream, 5_000)
+    } catch { break }
+  }
+  if (c.after !== undefined) {
+    await waitFor(() => c.after!.until(frames) || stream.status !== 'open', 5_000)
+    for (const chunk of c.after.chunks) if (stream.writeStatus === 'writable') stream.send(chunk)
+  }
+  if (c.expect === 'any' && version === '1.1.0' && c.abort !== true) {
+    // Garbage may have made a valid SUBSCRIBE: end what started, as an asker does before closing its side.
+    await new Promise(resolve => setTimeout(resolve, 100))
+    for (const f of frames) if (f.type === MessageType.STATE && stream.writeStatus === 'writable') stream.send(encodeFrame(MessageType.CANCEL, f.id))
+  }
+  if (c.abort === true) stream.abort(new Error('fuzz: asker resets'))
+  else await stream.close().catch(() => {})
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const end = await Promise.race([ended, new Promise<'hung'>(resolve => { timer = setTimeout(() => { resolve('hung') }, 5_000) })])
+  clearTimeout(timer)
+  if (end === 'hung') stream.abort(new Error('fuzz: hung'))
+  // A subscription stays open after the asker closes its side (it ends by CANCEL, REFUSE or the stream's end): open
+  // by design, not hung.
+  const refused = new Set(frames.filter(f => f.type === MessageType.REFUSE).map(f => f.id))
+  const subscribed = frames.some(f => f.type === MessageType.STATE && !refused.has(f.id))
+  return { end: end === 'hung' && subscribed ? 'subscribed' : end, frames, badAnswer }
 }
