@@ -174,6 +174,7 @@ async function flood (ctx, opts) {
       seed: 0x5eed + i * 104_729
     }
     const r = await runTimed(process.execPath, [ATTACKER, JSON.stringify(args)], { timeoutMs: opts.timeoutMs })
+    if (process.env.FLOOD_DEBUG) process.stderr.write(r.stderr)
     if (r.code !== 0) throw new Error(`attacker ${i} exited with ${r.code ?? r.signal}: ${r.stderr.slice(-2000)}`)
     return JSON.parse(r.stdout.trim().split('\n').pop())
   })
