@@ -251,10 +251,13 @@ async function main () {
     const cpuFlood = await procCpuSeconds(pid) - cpu0
     log(`flood bench: flood over in ${floodSeconds.toFixed(1)} s, seed CPU ${cpuFlood.toFixed(1)} s`)
     await downloads
-    const peakDuring = Math.max(...samples.filter(s => s.t >= floodStart - t0).map(s => s.rss))
     // The end figure: once the flood is over and the seed has had 5 s to settle.
     await new Promise(resolve => setTimeout(resolve, Math.max(0, floodEnd + 5_000 - Date.now())))
     const rssEnd = await rssOf(pid)
+    const peakDuring = Math.max(...samples.filter(s => s.t >= floodStart - t0).map(s => s.rss))
+    // RSS over time, from the flood's start to the end figure: one sample every ~5 s (and every 200 ms in --keep's folder).
+    const timeline = samples.filter(s => s.t >= floodStart - t0).filter((s, i) => i % 25 === 0).map(s => ({ t: (s.t - (floodStart - t0)) / 1000, rss: s.rss }))
+    if (opts.keep) await writeFile(join(work, 'rss.json'), JSON.stringify(samples))
     const after = await honestDownload(ctx, opts, 'after the flood')
     log(`flood bench: download after the flood ${after.seconds.toFixed(2)} s, ${after.correct ? 'correct' : `WRONG ${after.error ?? ''}`}`)
     clearInterval(sampler)
@@ -262,7 +265,7 @@ async function main () {
     const alive = crashed === null && ctx.seed.child.exitCode === null && ctx.seed.child.signalCode === null
     ctx.stopping = true
     const stoppedWith = await stopChild(ctx.seed.child)
-    report = { opts, counts, floodSeconds, cpuFlood, rssStart, peakDuring, rssEnd, crashed: !alive, crashInfo: crashed, stoppedWith, before, during, after, stderr: Buffer.concat(ctx.seed.stderr).toString().slice(-1000) }
+    report = { opts, counts, timeline, floodSeconds, cpuFlood, rssStart, peakDuring, rssEnd, crashed: !alive, crashInfo: crashed, stoppedWith, before, during, after, stderr: Buffer.concat(ctx.seed.stderr).toString().slice(-1000) }
   } finally {
     if (sampler !== null) clearInterval(sampler)
     ctx.stopping = true
@@ -298,6 +301,7 @@ Written by \`node benchmarks/flood/run.js${opts.smoke ? ' --smoke' : ''}\` on ${
 - Valid: **${v.sent}** requests sent (MANIFEST_REQ, HAVE_REQ, SUBSCRIBE on 1.1.0, PIECE_REQ with probability ${opts.pieceShare}), ${opts.window} open per stream at most: ${v.answered} answered (${v.refused} refused, ${v.busy} BUSY), ${v.wrong} wrong answers, ${v.unanswered} unanswered${v.streamErrors.length > 0 ? `; stream errors: ${[...new Set(v.streamErrors)].slice(0, 3).join('; ')}` : ''}.
 - Flood: ${fmt(r.floodSeconds, 1)} s; seed CPU ${fmt(r.cpuFlood, 1)} s (user + system) during it.
 - **Seed RSS: ${mb(r.rssStart)} MB at the start -> ${mb(r.peakDuring)} MB peak -> ${mb(r.rssEnd)} MB 5 s after the flood.**
+  Over time (s: MB, from the flood's start): ${r.timeline.map(s => `${s.t.toFixed(0)}: ${mb(s.rss)}`).join(', ')}.
 - **Seed crashed: ${r.crashed ? `YES (${JSON.stringify(r.crashInfo)})` : 'no'}**; it stopped on SIGTERM with ${r.stoppedWith}.
 - **Honest downloads: ${downloads.every(d => d.correct) ? 'all correct' : 'NOT all correct'}** (SHA-256 of the output):
 
