@@ -3,13 +3,13 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  EntryKind, FrameDecoder, HEADER_LENGTH, MAX_KEY_LENGTH, MAX_PAYLOAD, MessageType, RefuseReason, decodeEntries, decodeKey,
+  EntryKind, FrameDecoder, HEADER_LENGTH, KiB, MAX_KEY_LENGTH, MiB, MAX_PAYLOAD, MessageType, RefuseReason, decodeEntries, decodeKey,
   decodePieceRequest, decodeRefuse, decodeState, encodeDataHeader, encodeEntries, encodeFrame, encodeHeader, encodeKey, encodePieceRequest,
   encodeRefuse, encodeState, receivable
 } from '../src/codec.js'
 import { PeerProtocolError } from '../src/errors.js'
 import { createNode, stopNode } from '../src/node.js'
-import { pieceProtocol, waitForDrain } from '../src/piece-protocol.js'
+import { pieceProtocol, versionOf, waitForDrain } from '../src/piece-protocol.js'
 import { MemoryContent, Nodes, cidOf, makeFile, sha256Hex } from './helpers.js'
 import type { Entry, Frame, ProtocolVersion } from '../src/codec.js'
 import type { DoptLibp2p } from '../src/node.js'
@@ -317,6 +317,77 @@ describe(`piece protocol fuzz (seed ${SEED}; rerun with DOPT_FUZZ_SEED=${SEED})`
       expect(seed.connectedPeers()).toEqual(expect.arrayContaining(honest.map(h => h.peerId)))
       expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(128 * 1024 * 1024)
     }, 30_000)
+  })
+
+  describe('an asking node against a malicious server', () => {
+    const nodes = new Nodes()
+    let evil: DoptLibp2p
+    const uncaught: unknown[] = []
+    const onUncaught = (err: unknown): void => { uncaught.push(err) }
+
+    beforeAll(async () => {
+      process.on('uncaughtException', onUncaught)
+      process.on('unhandledRejection', onUncaught)
+      evil = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], groupId: 'default', dht: false })
+      // Whatever it is asked, it answers as the request's key says: `k<kind>-<nonce>`.
+      await evil.handle([pieceProtocol('default', '1.1.0'), pieceProtocol('default', '1.0.0')], stream => {
+        const version = versionOf(stream.protocol)
+        const decoder = new FrameDecoder(f => {
+          if (f.type === MessageType.CANCEL) return
+          const key = f.type === MessageType.PIECE_REQ ? decodePieceRequest(f.payload).manifestCid : decodeKey(f.payload)
+          const kind = ASKER_KINDS[Number(/^k(\d+)-/.exec(key)?.[1])]
+          if (kind === undefined) return
+          for (const chunk of kind.reply({ type: f.type, id: f.id, version })) if (stream.writeStatus === 'writable') stream.send(chunk)
+          if (kind.close === true) void stream.close().catch(() => {})
+        }, receivable('server', version))
+        stream.addEventListener('message', evt => { try { decoder.push(evt.data) } catch (err) { stream.abort(err as Error) } })
+      })
+      await evil.start()
+    })
+
+    afterAll(async () => {
+      process.off('uncaughtException', onUncaught)
+      process.off('unhandledRejection', onUncaught)
+      await stopNode(evil)
+      await nodes.stopAll()
+    })
+
+    it('fails, refuses or answers every request promptly, with the right error, whatever the answers', async () => {
+      const rng = new Rng(SEED ^ 0x2000)
+      const addr = evil.getMultiaddrs().map(String).find(a => a.includes('127.0.0.1'))!
+      const askers = { '1.1.0': await nodes.start({ peers: [addr] }), '1.0.0': await nodes.start({ peers: [addr], protocolVersions: ['1.0.0'] }) }
+      const failures: string[] = []
+      let asked = 0
+      const started = Date.now()
+      for (let round = 0; round < 3; round++) {
+        for (const [i, kind] of ASKER_KINDS.entries()) {
+          for (const version of ['1.1.0', '1.0.0'] as const) {
+            if (kind.versions !== undefined && !kind.versions.includes(version)) continue
+            for (const request of kind.requests ?? ['manifest', 'have', 'piece', 'subscribe'] as const) {
+              if (request === 'subscribe' && version === '1.0.0') continue
+              const key = `k${i}-${rng.u32()}`
+              asked++
+              const problem = await within(ask(askers[version], evil.peerId.toString(), request, key, kind.expect), 6_000)
+              if (problem !== null) failures.push(`${kind.name} (${version}, ${request}): ${problem}`)
+            }
+          }
+        }
+      }
+      expect(failures.slice(0, 10)).toEqual([])
+      expect(uncaught).toEqual([])
+      expect(asked).toBeGreaterThan(150)
+      expect(Date.now() - started).toBeLessThan(15_000)
+    }, 30_000)
+
+    it('a STATE with a bitfield of the wrong length fails the subscribe call instead of leaving it waiting forever', async () => {
+      const addr = evil.getMultiaddrs().map(String).find(a => a.includes('127.0.0.1'))!
+      const asker = await nodes.start({ peers: [addr] })
+      const kind = ASKER_KINDS.findIndex(k => k.name === 'STATE with a bitfield of the wrong length')
+      const started = Date.now()
+      const err = await within(asker.subscribe(evil.peerId.toString(), `k${kind}-1`, { timeout: 3_000, onUpdate: () => {}, onEnd: () => {} }).then(() => 'resolved', (e: unknown) => e), 5_000)
+      expect(err).toMatchObject({ code: 'PEER_UNAVAILABLE', cause: { code: 'PEER_PROTOCOL' } })
+      expect(Date.now() - started).toBeLessThan(2_000)
+    })
   })
 })
 
@@ -697,4 +768,130 @@ async function probe (attacker: DoptLibp2p, addr: string, version: ProtocolVersi
   const refused = new Set(frames.filter(f => f.type === MessageType.REFUSE).map(f => f.id))
   const subscribed = frames.some(f => f.type === MessageType.STATE && !refused.has(f.id))
   return { end: end === 'hung' && subscribed ? 'subscribed' : end, frames, badAnswer }
+}
+
+type Request = 'manifest' | 'have' | 'piece' | 'subscribe'
+/** What an asker must see: the answer's bytes, a refusal, PEER_UNAVAILABLE caused by PEER_PROTOCOL, or PEER_UNAVAILABLE. */
+type Expect = 'value' | 'refused' | 'protocol' | 'unavailable' | 'any'
+
+interface AskerKind {
+  name: string
+  versions?: ProtocolVersion[]
+  requests?: Request[]
+  expect: Expect
+  /** Closes the stream's write side after the reply. */
+  close?: boolean
+  reply: (req: { type: MessageType, id: number, version: ProtocolVersion }) => Uint8Array[]
+}
+
+const PIECE_BYTES = Uint8Array.from({ length: 3000 }, (_, i) => i % 251)
+const MANIFEST_BYTES = new TextEncoder().encode('{"a manifest":true}')
+const GOOD_STATE = encodeState({ pieceSize: 3000, pieceCount: 4, flags: 1, have: new Uint8Array([0xf0]) })
+
+/** The right answer to a request (1.1.0 pieces as DATA parts of 1000 bytes). */
+function rightAnswer ({ type, id, version }: { type: MessageType, id: number, version: ProtocolVersion }): Uint8Array[] {
+  switch (type) {
+    case MessageType.MANIFEST_REQ: return [encodeFrame(MessageType.MANIFEST, id, MANIFEST_BYTES)]
+    case MessageType.HAVE_REQ: return [encodeFrame(MessageType.HAVE, id, new Uint8Array([0xf0]))]
+    case MessageType.SUBSCRIBE: return [encodeFrame(MessageType.STATE, id, GOOD_STATE)]
+    default: return version === '1.0.0'
+      ? [encodeFrame(MessageType.PIECE, id, PIECE_BYTES)]
+      : [0, 1000, 2000].map(at => concat([encodeDataHeader(id, 3000, at, 1000), PIECE_BYTES.subarray(at, at + 1000)]))
+  }
+}
+
+const wrongType = (type: MessageType): MessageType => type === MessageType.MANIFEST_REQ ? MessageType.HAVE : MessageType.MANIFEST
+
+/** Malformed (and some odd but valid) answers, from codec.ts's answer types, limits and payload formats. */
+const ASKER_KINDS: AskerKind[] = [
+  { name: 'empty REFUSE', expect: 'protocol', reply: ({ id }) => [encodeFrame(MessageType.REFUSE, id)] },
+  { name: 'REFUSE with an unknown reason', expect: 'refused', reply: ({ id }) => [encodeFrame(MessageType.REFUSE, id, new Uint8Array([0xee]))] },
+  { name: 'REFUSE with a message that is not UTF-8', expect: 'refused', reply: ({ id }) => [encodeFrame(MessageType.REFUSE, id, concat([new Uint8Array([1]), new Uint8Array(KiB).fill(0xff)]))] },
+  { name: 'REFUSE over its limit', expect: 'protocol', reply: ({ id }) => [encodeFrame(MessageType.REFUSE, id, new Uint8Array(KiB + 2).fill(1))] },
+  { name: 'answer of the wrong type', expect: 'protocol', reply: ({ type, id }) => [encodeFrame(wrongType(type), id, new Uint8Array(4))] },
+  { name: 'a request sent to the asker', expect: 'protocol', reply: ({ id }) => [encodeFrame(MessageType.MANIFEST_REQ, id, encodeKey('bafy'))] },
+  { name: 'unknown message type', expect: 'protocol', reply: ({ id }) => [encodeFrame(0x99 as MessageType, id)] },
+  { name: 'length below the header', expect: 'protocol', reply: ({ id }) => { const h = encodeHeader(MessageType.HAVE, id, 0); new DataView(h.buffer).setUint32(0, 3); return [h] } },
+  { name: 'length over the limit', expect: 'protocol', reply: ({ id }) => [encodeHeader(MessageType.HAVE, id, MAX_PAYLOAD[MessageType.HAVE] + 1)] },
+  { name: '4 GiB frame announced', expect: 'protocol', reply: ({ id }) => { const h = encodeHeader(MessageType.MANIFEST, id, 0); new DataView(h.buffer).setUint32(0, 0xffffffff); return [h] } },
+  { name: 'answers to ids never asked, then the right one', expect: 'value', reply: req => [...rightAnswer({ ...req, id: req.id + 1000 }), encodeFrame(MessageType.REFUSE, req.id + 2000, encodeRefuse(RefuseReason.BUSY)), ...rightAnswer(req)] },
+  { name: 'truncated answer, then the stream closed', expect: 'unavailable', close: true, reply: req => { const f = rightAnswer(req)[0]!; return [f.subarray(0, Math.min(12, f.byteLength - 1))] } },
+  { name: 'no answer, the stream closed', expect: 'unavailable', close: true, reply: () => [] },
+  { name: 'garbage after the right answer', expect: 'value', reply: req => [concat([...rightAnswer(req), encodeFrame(0xee as MessageType, 1)])] },
+  { name: 'the right answer split at every byte', expect: 'value', reply: req => Array.from(concat(rightAnswer(req)), b => new Uint8Array([b])) },
+  { name: 'random bytes', expect: 'any', close: true, reply: () => [Uint8Array.from({ length: 64 }, (_, i) => (i * 37 + 11) % 256)] },
+  { name: '1.1.0 answers on a 1.0.0 stream', versions: ['1.0.0'], expect: 'protocol', reply: ({ id }) => [encodeFrame(MessageType.STATE, id, GOOD_STATE)] },
+  { name: 'PIECE to a 1.1.0 piece request', versions: ['1.1.0'], requests: ['piece'], expect: 'protocol', reply: ({ id }) => [encodeFrame(MessageType.PIECE, id, PIECE_BYTES)] },
+  { name: 'DATA to a request that is not a piece', versions: ['1.1.0'], requests: ['manifest', 'have', 'subscribe'], expect: 'protocol', reply: ({ id }) => [concat([encodeDataHeader(id, 4, 0, 4), new Uint8Array(4)])] },
+  { name: 'first DATA part not at offset 0', versions: ['1.1.0'], requests: ['piece'], expect: 'protocol', reply: ({ id }) => [concat([encodeDataHeader(id, 3000, 1000, 1000), PIECE_BYTES.subarray(0, 1000)])] },
+  { name: 'DATA parts out of order', versions: ['1.1.0'], requests: ['piece'], expect: 'protocol', reply: req => { const parts = rightAnswer(req); return [parts[0]!, parts[2]!, parts[1]!] } },
+  { name: 'DATA parts that change the piece length', versions: ['1.1.0'], requests: ['piece'], expect: 'protocol', reply: ({ id }) => [concat([encodeDataHeader(id, 3000, 0, 1000), PIECE_BYTES.subarray(0, 1000)]), concat([encodeDataHeader(id, 4000, 1000, 1000), PIECE_BYTES.subarray(0, 1000)])] },
+  { name: 'DATA part outside its piece', versions: ['1.1.0'], requests: ['piece'], expect: 'protocol', reply: ({ id }) => [concat([encodeDataHeader(id, 100, 0xfffffff0, 4), new Uint8Array(4)])] },
+  { name: 'DATA piece over 16 MiB', versions: ['1.1.0'], requests: ['piece'], expect: 'protocol', reply: ({ id }) => [concat([encodeDataHeader(id, 16 * MiB + 1, 0, 4), new Uint8Array(4)])] },
+  { name: 'DATA, then REFUSE', versions: ['1.1.0'], requests: ['piece'], expect: 'refused', reply: req => [rightAnswer(req)[0]!, encodeFrame(MessageType.REFUSE, req.id, encodeRefuse(RefuseReason.INTERNAL))] },
+  { name: 'STATE with a bitfield of the wrong length', versions: ['1.1.0'], requests: ['subscribe'], expect: 'protocol', reply: ({ id }) => [encodeFrame(MessageType.STATE, id, concat([GOOD_STATE, new Uint8Array(3)]))] },
+  {
+    name: 'STATE with a huge piece count',
+    versions: ['1.1.0'],
+    requests: ['subscribe'],
+    expect: 'protocol',
+    reply: ({ id }) => { const s = GOOD_STATE.slice(); new DataView(s.buffer).setUint32(4, 0xffffffff); return [encodeFrame(MessageType.STATE, id, s)] }
+  },
+  { name: 'empty STATE', versions: ['1.1.0'], requests: ['subscribe'], expect: 'protocol', reply: ({ id }) => [encodeFrame(MessageType.STATE, id)] },
+  { name: 'UPDATE before the STATE', versions: ['1.1.0'], requests: ['subscribe'], expect: 'protocol', reply: ({ id }) => [encodeFrame(MessageType.UPDATE, id, encodeEntries([{ kind: EntryKind.HAVE, index: 1 }])[0]!)] },
+  { name: 'UPDATE with an unknown entry kind', versions: ['1.1.0'], requests: ['subscribe'], expect: 'protocol', reply: ({ id }) => [encodeFrame(MessageType.STATE, id, GOOD_STATE), encodeFrame(MessageType.UPDATE, id, new Uint8Array([9, 0, 0, 0, 1]))] },
+  { name: 'UPDATE ending inside an entry', versions: ['1.1.0'], requests: ['subscribe'], expect: 'protocol', reply: ({ id }) => [encodeFrame(MessageType.STATE, id, GOOD_STATE), encodeFrame(MessageType.UPDATE, id, new Uint8Array([1, 0, 0]))] },
+  { name: 'UPDATE with a huge piece index (passed on: the engine ignores it)', versions: ['1.1.0'], requests: ['subscribe'], expect: 'value', reply: ({ id }) => [encodeFrame(MessageType.STATE, id, GOOD_STATE), encodeFrame(MessageType.UPDATE, id, encodeEntries([{ kind: EntryKind.HAVE, index: 0xffffffff }])[0]!)] }
+]
+
+/** `promise`, or 'hung' if it has not settled after `ms`. */
+async function within<T> (promise: Promise<T>, ms: number): Promise<T | 'hung'> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    return await Promise.race([promise, new Promise<'hung'>(resolve => { timer = setTimeout(() => { resolve('hung') }, ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Asks `request` of the malicious server; returns what was wrong with the outcome, or null. */
+async function ask (asker: P2P, peerId: string, request: Request, key: string, expected: Expect): Promise<string | null> {
+  const timeout = 3_000
+  const started = Date.now()
+  let ended: Error | null = null
+  let updates: ContentEntry[] = []
+  let outcome: { value: unknown } | { error: { code?: string, cause?: { code?: string } } }
+  try {
+    const value = request === 'manifest'
+      ? await asker.fetchManifest(peerId, key, { timeout })
+      : request === 'have'
+        ? await asker.fetchHave(peerId, key, { timeout })
+        : request === 'piece'
+          ? await asker.fetchPiece(peerId, key, 0, { timeout })
+          : await asker.subscribe(peerId, key, { timeout, onUpdate: e => { updates = [...updates, ...e] }, onEnd: err => { ended = err } })
+    outcome = { value }
+  } catch (err) {
+    outcome = { error: err as { code?: string } }
+  }
+  // A subscription's later faults end it: wait a little for them (unless the right start is what was wanted).
+  if (request === 'subscribe' && 'value' in outcome && outcome.value !== null) {
+    await waitFor(() => ended !== null || updates.length > 0, expected === 'value' ? 50 : 1_000)
+    ;(outcome.value as { cancel: () => void }).cancel()
+    if (ended !== null && expected !== 'value') outcome = { error: ended }
+  }
+  const ms = Date.now() - started
+  if (ms > 2_500) return `took ${ms} ms`
+  const error = 'error' in outcome ? outcome.error : null
+  const code = error?.code
+  if (error !== null && code !== 'PEER_UNAVAILABLE' && code !== 'PEER_REFUSED') return `failed with ${String(code)}: ${String(error)}`
+  if (expected === 'any') return null
+  if (expected === 'protocol') return code === 'PEER_UNAVAILABLE' && error?.cause?.code === 'PEER_PROTOCOL' ? null : `${code ?? 'resolved'}, cause ${String(error?.cause?.code)}`
+  if (expected === 'unavailable') return code === 'PEER_UNAVAILABLE' ? null : `${code ?? 'resolved'}`
+  const value = 'value' in outcome ? outcome.value : undefined
+  if (expected === 'refused') return code === 'PEER_REFUSED' || (error === null && value === null) ? null : `${code ?? 'resolved'} ${String(value)}`
+  if (error !== null) return `failed with ${String(code)}: ${String(error)}`
+  const want = request === 'manifest' ? hex(MANIFEST_BYTES) : request === 'have' ? 'f0' : request === 'piece' ? hex(PIECE_BYTES) : null
+  if (want !== null) return hex(value as Uint8Array) === want ? null : 'wrong bytes'
+  const sub = value as { pieceCount: number } | null
+  return sub?.pieceCount === 4 ? null : `subscription ${JSON.stringify(sub)}`
 }
