@@ -17,6 +17,8 @@ import { pieceProtocol, waitForDrain } from '../../packages/p2p/dist/piece-proto
 const opts = JSON.parse(process.argv[2])
 const GROUP = opts.groupId ?? 'default'
 const STREAM_WAIT = 5_000
+/** How long a malformed stream may take to end once sent: longer is a hang (a loaded seed may take seconds). */
+const END_WAIT = 30_000
 
 /** mulberry32: the same traffic for the same seed. */
 function rngOf (seed) {
@@ -132,6 +134,9 @@ const KINDS = {
 }
 const KIND_NAMES = Object.keys(KINDS)
 
+/** Milliseconds from the last byte sent to a malformed stream's end (streams this side did not reset). */
+const latencies = []
+
 /** Sends one malformed case on a fresh stream; resolves with how the stream ended. */
 async function malformedStream (node, version, chunks) {
   const stream = await node.dialProtocol(multiaddr(opts.addr), pieceProtocol(GROUP, version), { signal: AbortSignal.timeout(STREAM_WAIT) })
@@ -165,9 +170,11 @@ async function malformedStream (node, version, chunks) {
     endSubscriptions = false
     await stream.close().catch(() => {})
   }
+  const sentAt = Date.now()
   let timer
-  const end = await Promise.race([ended, new Promise(resolve => { timer = setTimeout(() => resolve('hung'), STREAM_WAIT) })])
+  const end = await Promise.race([ended, new Promise(resolve => { timer = setTimeout(() => resolve('hung'), END_WAIT) })])
   clearTimeout(timer)
+  if (chunks.abort !== true) latencies.push(Date.now() - sentAt)
   if (end === 'hung') stream.abort(new Error('flood: no end'))
   if (chunks.abort === true) return 'reset by us'
   // A subscription stays open after the asker closes its side (CANCEL, REFUSE or the stream's end end it): open by
@@ -250,6 +257,22 @@ async function pieceCountOf (node) {
   return count
 }
 
+/**
+ * libp2p takes at most 5 new connections a second from one host (inboundConnectionThreshold) and refuses the rest:
+ * connections start apart, and the first dial is retried.
+ */
+async function connect (node, index) {
+  await new Promise(resolve => setTimeout(resolve, ((opts.firstConnection ?? 0) + index) * 400))
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await pieceCountOf(node)
+    } catch (err) {
+      if (attempt >= 5) throw err
+      await new Promise(resolve => setTimeout(resolve, 1_000))
+    }
+  }
+}
+
 async function attack (index) {
   const node = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], groupId: GROUP, dht: false })
   await node.start()
@@ -259,7 +282,7 @@ async function attack (index) {
   const validCount = share(opts.valid)
   const counts = { malformed: {}, ends: {}, valid: { sent: 0, answered: 0, refused: 0, busy: 0, wrong: 0, unanswered: 0, streamErrors: [] } }
   try {
-    const ctx = { pieceCount: await pieceCountOf(node) }
+    const ctx = { pieceCount: await connect(node, index) }
     let next = 0
     const malformed = Array.from({ length: opts.concurrency }, async () => {
       while (next < malformedCount) {
@@ -286,6 +309,11 @@ async function attack (index) {
   return counts
 }
 
+// A dial refused during its upgrade surfaces as an uncaught EncryptionFailedError in libp2p 3's upgrader: counted,
+// not fatal to the attacker (the dial is retried).
+let uncaught = 0
+process.on('uncaughtException', err => { uncaught++; if (uncaught <= 3) process.stderr.write(`attacker: uncaught ${err?.name}: ${err?.message}\n`) })
+
 const started = Date.now()
 const results = await Promise.all(Array.from({ length: opts.connections }, async (_, i) => await attack(i)))
 const total = { malformed: {}, ends: {}, valid: { sent: 0, answered: 0, refused: 0, busy: 0, wrong: 0, unanswered: 0, streamErrors: [] } }
@@ -295,5 +323,9 @@ for (const r of results) {
   for (const k of ['sent', 'answered', 'refused', 'busy', 'wrong', 'unanswered']) total.valid[k] += r.valid[k]
   total.valid.streamErrors.push(...r.valid.streamErrors)
 }
+latencies.sort((x, y) => x - y)
+const at = q => latencies.length === 0 ? null : latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]
+total.endMs = { p50: at(0.5), p99: at(0.99), max: at(1), over5s: latencies.filter(ms => ms > 5_000).length, n: latencies.length }
+total.uncaught = uncaught
 process.stdout.write(`${JSON.stringify({ ...total, seconds: (Date.now() - started) / 1000 })}\n`)
 process.exit(0)

@@ -3,7 +3,8 @@
 //
 //   npm run build
 //   node benchmarks/flood/run.js [--malformed N] [--valid N] [--connections N] [--procs N] [--downloads N]
-//                                [--window N] [--piece-share P] [--size BYTES] [--timeout S] [--out FILE] [--smoke] [--keep]
+//                                [--window N] [--piece-share P] [--seed-node-flags "..."] [--size BYTES] [--timeout S]
+//                                [--out FILE] [--smoke] [--keep]
 //
 // A random file (--size, default 64 MiB; 8 MiB with --smoke) is served by a local origin (benchmarks/origin/server.js)
 // and fetched once, untimed, into a seed data folder by `dopt get`; the seed is then `dopt daemon` on that folder, a
@@ -19,11 +20,15 @@
 //   - --valid requests (default 720,000; 4,000 with --smoke) pipelined on two long-lived streams per connection
 //     (1.1.0 and 1.0.0), at most --window (128) open on each: MANIFEST_REQ and HAVE_REQ, on 1.1.0 one in ten a
 //     SUBSCRIBE cancelled at its STATE, and a PIECE_REQ with probability --piece-share (0.001); every answer decoded.
-// Meanwhile honest `dopt get --peer SEED --manifest CID --sha256 HEX` downloads (--downloads, default 3, one after another) fetch the file; each
-// is checked (SHA-256 of the output, bytes from the peer) and timed. One download before the flood and one after give
-// the unflooded time. The seed's RSS is reported at the flood's start, its peak, and 5 s after the flood ended; a
-// seed that exits before it is stopped counts as crashed. Every child has a deadline (--timeout, default 900 s;
-// 180 s with --smoke) and is killed at the end; temp folders are removed.
+// Meanwhile honest `dopt get --peer SEED --manifest CID --sha256 HEX` downloads (--downloads, default 3, one after
+// another) fetch the file; each is checked (SHA-256 of the output, bytes from the peer) and timed. One download
+// before the flood and one after give the unflooded time. Each malformed stream must end (reset or closed) within
+// 30 s of its last byte, else it counts as hung; the time to its end is reported (p50, p99, max). The seed's RSS is
+// reported at the flood's start, its peak, and 5 s and 20 s after the flood ended (V8 gives memory back some seconds
+// after a process goes idle: with --seed-node-flags=--trace-gc, kept in the --keep folder's seed-stdout.txt, the
+// seed's live heap after full GCs stayed at 30-45 MB during a flood whose RSS peaked at ~350 MB); a seed that exits
+// before it is stopped counts as crashed. Every child has a deadline (--timeout, default 900 s; 180 s with --smoke)
+// and is killed at the end; temp folders are removed.
 // Results go into --out (docs/benchmarks.md; a temp file with --smoke) between <!-- flood:begin --> and
 // <!-- flood:end -->.
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
@@ -47,14 +52,15 @@ const SEED_CONFIG = { mdns: false }
 
 function options () {
   const { values, usage, ...common } = benchOptions('flood',
-    'node benchmarks/flood/run.js [--malformed N] [--valid N] [--connections N] [--procs N] [--downloads N] [--window N] [--piece-share P] [--size BYTES] [--timeout S] [--out FILE] [--smoke] [--keep]', {
+    'node benchmarks/flood/run.js [--malformed N] [--valid N] [--connections N] [--procs N] [--downloads N] [--window N] [--piece-share P] [--seed-node-flags FLAGS] [--size BYTES] [--timeout S] [--out FILE] [--smoke] [--keep]', {
       malformed: { type: 'string' },
       valid: { type: 'string' },
       connections: { type: 'string' },
       procs: { type: 'string' },
       downloads: { type: 'string' },
       window: { type: 'string', default: '128' },
-      'piece-share': { type: 'string', default: '0.001' }
+      'piece-share': { type: 'string', default: '0.001' },
+      'seed-node-flags': { type: 'string', default: '' }
     })
   const smoke = common.smoke
   const whole = (name, fallback, min = 0) => {
@@ -76,7 +82,8 @@ function options () {
     procs: Math.min(connections, whole('procs', smoke ? 1 : 2, 1)),
     downloads: whole('downloads', smoke ? 1 : 3, 1),
     window: whole('window', 128, 1),
-    pieceShare
+    pieceShare,
+    seedNodeFlags: values['seed-node-flags'].split(/\s+/).filter(Boolean)
   }
 }
 
@@ -114,13 +121,15 @@ async function stopChild (child, graceMs = 10_000) {
 /** The seed: `dopt daemon` on the seeded folder; resolves once it prints where it listens. */
 async function startSeed (ctx) {
   const stderr = []
-  const child = spawnTracked(process.execPath, [DOPT_BIN, 'daemon', '--data-dir', ctx.seedDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--json', '--config', ctx.seedConfig], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawnTracked(process.execPath, [...ctx.seedNodeFlags, DOPT_BIN, 'daemon', '--data-dir', ctx.seedDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--json', '--config', ctx.seedConfig], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   child.stderr.on('data', b => { stderr.push(b); if (stderr.length > 200) stderr.shift() })
+  let ready = false
   const exit = new Promise(resolve => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })))
   const line = await new Promise((resolve, reject) => {
     const rl = createInterface({ input: child.stdout })
     const timer = setTimeout(() => reject(new Error('dopt daemon: no ready line within 30 s')), 30_000)
-    rl.once('line', l => { clearTimeout(timer); resolve(l) })
+    // The ready line is the first JSON line (a flag such as --trace-gc may print before it; those lines are kept).
+    rl.on('line', l => { if (l.startsWith('{') && !ready) { ready = true; clearTimeout(timer); resolve(l) } else ctx.seedLines.push(l) })
     void exit.then(({ code, signal }) => { clearTimeout(timer); reject(new Error(`dopt daemon exited (${code ?? signal}) before it was ready`)) })
   }).catch(async err => {
     await stopChild(child, 2000)
@@ -165,6 +174,7 @@ async function flood (ctx, opts) {
       addr: ctx.seed.addr,
       manifestCid: ctx.manifestCid,
       connections: share(opts.connections, i, opts.procs),
+      firstConnection: Array.from({ length: i }, (_, j) => share(opts.connections, j, opts.procs)).reduce((a, b) => a + b, 0),
       malformed: share(opts.malformed, i, opts.procs),
       valid: share(opts.valid, i, opts.procs),
       validStreams: 2,
@@ -180,6 +190,8 @@ async function flood (ctx, opts) {
   })
   const results = await Promise.all(procs)
   const total = { malformed: {}, ends: {}, valid: { sent: 0, answered: 0, refused: 0, busy: 0, wrong: 0, unanswered: 0, streamErrors: [] } }
+  total.endMs = { p50: Math.max(...results.map(r => r.endMs.p50 ?? 0)), p99: Math.max(...results.map(r => r.endMs.p99 ?? 0)), max: Math.max(...results.map(r => r.endMs.max ?? 0)), over5s: results.reduce((n, r) => n + r.endMs.over5s, 0) }
+  total.attackerUncaught = results.reduce((n, r) => n + (r.uncaught ?? 0), 0)
   for (const r of results) {
     for (const [k, n] of Object.entries(r.malformed)) total.malformed[k] = (total.malformed[k] ?? 0) + n
     for (const [k, n] of Object.entries(r.ends)) total.ends[k] = (total.ends[k] ?? 0) + n
@@ -198,7 +210,7 @@ async function main () {
     throw new Error('a dist folder is missing: run "npm run build" first')
   }
   const work = await mkdtemp(join(tmpdir(), 'dopt-flood-bench-'))
-  const ctx = { work, server: null, seed: null }
+  const ctx = { work, server: null, seed: null, seedNodeFlags: opts.seedNodeFlags, seedLines: [] }
   const samples = []
   let sampler = null
   let report
@@ -258,14 +270,18 @@ async function main () {
     // RSS over time, from the flood's start to the end figure: one sample every ~5 s (and every 200 ms in --keep's folder).
     const timeline = samples.filter(s => s.t >= floodStart - t0).filter((s, i) => i % 25 === 0).map(s => ({ t: (s.t - (floodStart - t0)) / 1000, rss: s.rss }))
     if (opts.keep) await writeFile(join(work, 'rss.json'), JSON.stringify(samples))
+    if (opts.keep) await writeFile(join(work, 'seed-stdout.txt'), ctx.seedLines.join('\n'))
     const after = await honestDownload(ctx, opts, 'after the flood')
     log(`flood bench: download after the flood ${after.seconds.toFixed(2)} s, ${after.correct ? 'correct' : `WRONG ${after.error ?? ''}`}`)
+    // V8 gives memory back some seconds after a process goes idle (its memory reducer): the settled figure, 20 s on.
+    await new Promise(resolve => setTimeout(resolve, Math.max(0, floodEnd + 20_000 - Date.now())))
+    const rssSettled = await rssOf(pid)
     clearInterval(sampler)
     sampler = null
     const alive = crashed === null && ctx.seed.child.exitCode === null && ctx.seed.child.signalCode === null
     ctx.stopping = true
     const stoppedWith = await stopChild(ctx.seed.child)
-    report = { opts, counts, timeline, floodSeconds, cpuFlood, rssStart, peakDuring, rssEnd, crashed: !alive, crashInfo: crashed, stoppedWith, before, during, after, stderr: Buffer.concat(ctx.seed.stderr).toString().slice(-1000) }
+    report = { opts, counts, timeline, floodSeconds, cpuFlood, rssStart, peakDuring, rssEnd, rssSettled, crashed: !alive, crashInfo: crashed, stoppedWith, before, during, after, stderr: Buffer.concat(ctx.seed.stderr).toString().slice(-1000) }
   } finally {
     if (sampler !== null) clearInterval(sampler)
     ctx.stopping = true
@@ -277,7 +293,7 @@ async function main () {
   await writeSection(opts.out, SECTION, body(report))
   const { counts } = report
   const malformed = Object.values(counts.malformed).reduce((a, b) => a + b, 0)
-  log(`flood bench: ${malformed} malformed, ${counts.valid.sent} valid sent; seed RSS ${mb(report.rssStart)} -> ${mb(report.peakDuring)} peak -> ${mb(report.rssEnd)} MB; ` +
+  log(`flood bench: ${malformed} malformed, ${counts.valid.sent} valid sent; seed RSS ${mb(report.rssStart)} -> ${mb(report.peakDuring)} peak -> ${mb(report.rssEnd)} (5 s) -> ${mb(report.rssSettled)} MB (20 s); ` +
     `crashed: ${report.crashed ? 'YES' : 'no'}; honest downloads ${[report.before, ...report.during, report.after].every(d => d.correct) ? 'all correct' : 'NOT all correct'}; written to ${opts.out}`)
   if (report.crashed || ![report.before, ...report.during, report.after].every(d => d.correct)) throw new Error('the seed crashed or an honest download was wrong')
 }
@@ -297,10 +313,10 @@ Written by \`node benchmarks/flood/run.js${opts.smoke ? ' --smoke' : ''}\` on ${
 
 - Machine: ${m.cores} × ${m.cpuModel}; ${m.os}; Node ${m.node}
 - Seed: \`dopt daemon\` holding one ${formatBytes(opts.size)} file, its own process, 127.0.0.1, mDNS off. Attackers: ${opts.connections} libp2p connections in ${opts.procs} process(es) (benchmarks/flood/attacker.js). Honest peers: \`dopt get --peer SEED --manifest CID --sha256 HEX\` (config \`${JSON.stringify(GET_CONFIG)}\`), one after another.
-- Malformed: **${malformed}** messages, each on a fresh stream, 1.1.0 and 1.0.0 in turn, ${Object.keys(counts.malformed).length} kinds; streams ended: ${Object.entries(counts.ends).map(([k, n]) => `${k} ${n}`).join(', ')}.
+- Malformed: **${malformed}** messages, each on a fresh stream, 1.1.0 and 1.0.0 in turn, ${Object.keys(counts.malformed).length} kinds; streams ended: ${Object.entries(counts.ends).map(([k, n]) => `${k} ${n}`).join(', ')} (hung: no end within 30 s; a subscription garbage made valid stays open by design). Time from a stream's last byte to its end: p50 ${counts.endMs.p50} ms, p99 ${counts.endMs.p99} ms, max ${counts.endMs.max} ms (worst attacker process), ${counts.endMs.over5s} over 5 s.
 - Valid: **${v.sent}** requests sent (MANIFEST_REQ, HAVE_REQ, SUBSCRIBE on 1.1.0, PIECE_REQ with probability ${opts.pieceShare}), ${opts.window} open per stream at most: ${v.answered} answered (${v.refused} refused, ${v.busy} BUSY), ${v.wrong} wrong answers, ${v.unanswered} unanswered${v.streamErrors.length > 0 ? `; stream errors: ${[...new Set(v.streamErrors)].slice(0, 3).join('; ')}` : ''}.
-- Flood: ${fmt(r.floodSeconds, 1)} s; seed CPU ${fmt(r.cpuFlood, 1)} s (user + system) during it.
-- **Seed RSS: ${mb(r.rssStart)} MB at the start -> ${mb(r.peakDuring)} MB peak -> ${mb(r.rssEnd)} MB 5 s after the flood.**
+- Flood: ${fmt(r.floodSeconds, 1)} s; seed CPU ${fmt(r.cpuFlood, 1)} s (user + system) during it.${counts.attackerUncaught > 0 ? ` Attacker-side uncaught errors (refused dials, retried): ${counts.attackerUncaught}.` : ''}
+- **Seed RSS: ${mb(r.rssStart)} MB at the start -> ${mb(r.peakDuring)} MB peak -> ${mb(r.rssEnd)} MB 5 s after the flood, ${mb(r.rssSettled)} MB 20 s after.**
   Over time (s: MB, from the flood's start): ${r.timeline.map(s => `${s.t.toFixed(0)}: ${mb(s.rss)}`).join(', ')}.
 - **Seed crashed: ${r.crashed ? `YES (${JSON.stringify(r.crashInfo)})` : 'no'}**; it stopped on SIGTERM with ${r.stoppedWith}.
 - **Honest downloads: ${downloads.every(d => d.correct) ? 'all correct' : 'NOT all correct'}** (SHA-256 of the output):
