@@ -174,9 +174,11 @@ async function malformedStream (node, version, chunks) {
   let timer
   const end = await Promise.race([ended, new Promise(resolve => { timer = setTimeout(() => resolve('hung'), END_WAIT) })])
   clearTimeout(timer)
-  if (chunks.abort !== true) latencies.push(Date.now() - sentAt)
+  const ms = Date.now() - sentAt
+  if (chunks.abort !== true) latencies.push(ms)
   if (end === 'hung') stream.abort(new Error('flood: no end'))
   if (chunks.abort === true) return 'reset by us'
+  if (end !== 'hung' && ms > 5_000) return `${end} after over 5 s`
   // A subscription stays open after the asker closes its side (CANCEL, REFUSE or the stream's end end it): open by
   // design, not hung. Garbage makes a valid SUBSCRIBE now and then; its STATE may come after this side closed, or the
   // CANCEL may land inside a frame the garbage left incomplete (the seed reads it as that frame's bytes).
@@ -293,7 +295,7 @@ async function attack (index) {
         const end = await malformedStream(node, version, chunks).catch(() => 'dial failed')
         counts.malformed[kind] = (counts.malformed[kind] ?? 0) + 1
         counts.ends[end] = (counts.ends[end] ?? 0) + 1
-        if (end === 'hung' || end === 'dial failed') counts.ends[`${end}: ${kind}`] = (counts.ends[`${end}: ${kind}`] ?? 0) + 1
+        if (end === 'hung' || end === 'dial failed' || end.endsWith('over 5 s')) counts.ends[`${end}: ${kind}`] = (counts.ends[`${end}: ${kind}`] ?? 0) + 1
         if (end === 'hung' && process.env.FLOOD_DEBUG) process.stderr.write(`HUNG ${version} ${kind} ${chunks.map(c => Buffer.from(c).toString('hex')).join(' ')}\n`)
       }
     })
