@@ -108,7 +108,10 @@ const KINDS = {
       : encodeFrame(MessageType.PIECE_REQ, 9, encodePieceRequest(opts.manifestCid, rng.int(ctx.pieceCount)))
     return [concat([f, f])]
   },
-  'key over 256 bytes': (rng, v) => [encodeFrame(rng.pick(KEYED.filter(receivable('server', v))), 1, keyed(MessageType.MANIFEST_REQ, new Uint8Array(rng.range(MAX_KEY_LENGTH + 1, 300)).fill(0x62)))],
+  'key over 256 bytes': (rng, v) => {
+    const type = rng.pick(KEYED.filter(receivable('server', v)))
+    return [encodeFrame(type, 1, keyed(type, new Uint8Array(rng.range(MAX_KEY_LENGTH + 1, 300)).fill(0x62)))]
+  },
   'key not UTF-8': (rng, v) => {
     const type = rng.pick(KEYED.filter(receivable('server', v)))
     return [encodeFrame(type, 1, keyed(type, concat([encodeKey('bafy'), new Uint8Array(rng.pick([[0xff], [0xc3], [0xed, 0xa0, 0x80]]))])))]
@@ -171,8 +174,16 @@ async function malformedStream (node, version, chunks) {
     await stream.close().catch(() => {})
   }
   const sentAt = Date.now()
+  // A stream with a live subscription (a STATE came) is given 3 s, anything else END_WAIT.
   let timer
-  const end = await Promise.race([ended, new Promise(resolve => { timer = setTimeout(() => resolve('hung'), END_WAIT) })])
+  const end = await Promise.race([ended, new Promise(resolve => {
+    const check = () => {
+      const waited = Date.now() - sentAt
+      if (waited >= END_WAIT || (states.size > 0 && waited >= 3_000)) resolve('hung')
+      else timer = setTimeout(check, 250)
+    }
+    timer = setTimeout(check, 250)
+  })])
   clearTimeout(timer)
   const ms = Date.now() - sentAt
   if (chunks.abort !== true) latencies.push(ms)
