@@ -118,7 +118,8 @@ export function encodeFrame (type: MessageType, id: number, payload: Uint8Array 
 
 const EMPTY = new Uint8Array(0)
 const utf8 = new TextEncoder()
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
+// ignoreBOM: a key is exactly its bytes (a leading BOM was dropped, and three bytes of one decoded as the empty key).
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 export function encodeKey (key: string): Uint8Array {
   const bytes = utf8.encode(key)

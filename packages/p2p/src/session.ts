@@ -239,8 +239,11 @@ export class PeerSession {
     if (pending.kind === 'subscription') {
       if (!pending.started) {
         if (frame.type !== MessageType.STATE) throw new PeerProtocolError(`answer of type 0x${frame.type.toString(16)} before a subscription's STATE`)
+        // Decoded before it counts as started: a malformed STATE must fail the subscribe call, not end a subscription
+        // nobody has yet (which left the call waiting forever: its timeout finds the request gone).
+        const state = decodeState(frame.payload)
         pending.started = true
-        pending.onState?.(decodeState(frame.payload))
+        pending.onState?.(state)
         pending.resolve(frame.payload)
         return
       }
