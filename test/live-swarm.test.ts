@@ -39,6 +39,30 @@ describe('the live swarm', () => {
     expect(uploaded).toBeGreaterThanOrEqual(fromPeers)
   })
 
+  it('a peer keeps its workers when more peers join: workers woken together do not all retire', async () => {
+    const size = 8 * MiB
+    const { url, data } = s.serve('crowd.bin', size)
+    s.origin.setFault('/crowd.bin', { rate: 4 * MiB })
+    const first = await s.node('first')
+    const firstJob = await started(first, url, s.path('first.bin'), digest(data))
+    await waitUntil('the first node is under way', () => firstJob.getProgress().bytesTransferred >= MiB, { timeoutMs: 20_000 })
+    // Alone with `first`, `a` asks it with 8 workers, idle between the pieces `first` gets from the origin.
+    const a = await s.node('a', { peers: first.getMultiaddrs() })
+    const aJob = await started(a, url, s.path('a.bin'), digest(data))
+    await waitUntil('a takes pieces from first', () => aJob.getProgress().bytesFromPeers >= MiB, { timeoutMs: 20_000 })
+    // Three more peers: a's share per peer drops to 6 requests, and first's next update wakes all its 8 workers at
+    // once. They once all retired (each saw the count before any left), and the pieces only `first` fetched from
+    // the origin were never asked for: the origin leaves to a peer what it holds, so `a` waited forever.
+    const late = await Promise.all(['b', 'c', 'd'].map(async name => await s.node(name, { peers: a.getMultiaddrs() })))
+    const lateJobs = await Promise.all(late.map(async (node, i) => await started(node, url, s.path(`late${i}.bin`), digest(data))))
+    for (const job of [firstJob, aJob, ...lateJobs]) {
+      expect(await job.waitFor()).toBe('transferred')
+      await job.complete()
+    }
+    expect(await digestOf(s.path('a.bin'))).toBe(digest(data))
+    expect(aJob.getProgress().bytesFromPeers).toBeGreaterThan(0)
+  })
+
   it('a node joining mid-download takes pieces from nodes still downloading', async () => {
     const size = 24 * MiB
     const { url, data } = s.serve('join.bin', size)
