@@ -90,7 +90,10 @@ async function main () {
     ? [{ file: '(built in)', scenario: lab.parseScenario({ ...SMOKE, baselines }) }]
     : await Promise.all((await scenarioFiles(opts.scenarios, opts.usage)).map(async file => {
       const scenario = await lab.readScenario(file)
-      return { file: relative(REPO_ROOT, file), scenario: lab.parseScenario({ ...scenario, baselines }) }
+      // A scenario file may name its own baselines (large-n8: stock aria2 would send ~8 GiB at 20 MiB/s, 7 minutes a
+      // run, to show what the 64 MiB runs show); --baseline wins over it.
+      const own = opts.baseline === undefined && Array.isArray(scenario.baselines) ? scenario.baselines.filter(b => available.includes(b)) : null
+      return { file: relative(REPO_ROOT, file), scenario: lab.parseScenario({ ...scenario, baselines: own ?? baselines }) }
     }))
   log(`fleet bench: ${scenarios.length} scenario(s), ${opts.repeat} run(s) each, systems: dopt${baselines.map(b => `, ${b}`).join('')}`)
 
@@ -139,6 +142,7 @@ const fmt = (x, d = 2) => x === null || x === undefined || !Number.isFinite(x) ?
 
 function section (rows, opts, out, lab) {
   const m = machineInfo()
+  const systems = [...new Set(rows.flatMap(r => r.scenario.baselines))]
   const link = (path) => relative(join(out, '..'), path)
   const table = rows.flatMap(({ scenario, report, written }) => report.summary.map(s => {
     const runs = report.runs.filter(r => r.system === s.system)
@@ -153,7 +157,7 @@ function section (rows, opts, out, lab) {
 Written by \`node benchmarks/fleet/run.js${opts.smoke ? ' --smoke' : ''}\` on ${new Date().toISOString()}.
 
 - Machine: ${m.cores} × ${m.cpuModel}; ${m.os}; Node ${m.node}; dopt at ${rows[0]?.report.dopt.commit.slice(0, 12) ?? '?'}${rows[0]?.report.dopt.dirty ? ' (with uncommitted changes)' : ''}
-- Scenarios: ${opts.smoke ? 'a built-in smoke scenario' : '`benchmarks/fleet/*.json`'}; ${opts.repeat} run(s) of each system; systems: dopt${rows[0]?.scenario.baselines.map(b => `, ${b}`).join('') ?? ''}${rows[0]?.scenario.baselines.length === 0 ? ' (no baseline in this build yet: the aria2 runner is integrated through packages/lab/src/baselines.ts)' : ''}.
+- Scenarios: ${opts.smoke ? 'a built-in smoke scenario' : '`benchmarks/fleet/*.json`'}; ${opts.repeat} run(s) of each system; systems: dopt${systems.map(b => `, ${b}`).join('')} (a scenario file may name fewer: its rows show which ran)${systems.length === 0 ? ' (no baseline in this build yet: the aria2 runner is integrated through packages/lab/src/baselines.ts)' : ''}.
 - Each dopt node is its own process with its own data folder, on 127.0.0.1, all nodes static peers of each other, mDNS off; all start their process first and are released at one instant. The origin's egress cap is one token bucket over all its responses. Every output is checked against the payload's SHA-256.
 - **last done ÷ bound**: the last node's completion (seconds after the release) over the Kumar & Ross lower bound for the scenario; **origin copies**: bytes the origin sent ÷ the file size (1.00 is the least possible). Medians over the runs. See [lab.md](lab.md) for every figure.
 

@@ -13,7 +13,7 @@ import { AbortedError, InvalidArgumentError } from '@dopt/interface'
 import { Aria2Process } from './aria2-client.js'
 import { arrivalOffsets } from './arrivals.js'
 import { BaselineFailedError, BaselineUnavailableError } from './errors.js'
-import { freePort } from './ports.js'
+import { freePorts } from './ports.js'
 import { hashTorrentInfo, torrentFile } from './torrent.js'
 import { startTracker } from './tracker.js'
 import type { Aria2Status } from './aria2-client.js'
@@ -74,7 +74,11 @@ interface Client {
   dir: string
   alias: string
   torrent: string
-  listenPort: number
+  /**
+   * Ports its BitTorrent listener may take, in order (aria2c binds the first free one when its download starts,
+   * long after they were picked: another client's RPC port may have taken one meanwhile).
+   */
+  listenPort: string
   offset: number
   proc: Aria2Process | null
   gid: string | null
@@ -172,6 +176,8 @@ export async function runAria2Fleet (init: Aria2FleetInit): Promise<Aria2FleetRe
 
   try {
     tracker = await startTracker({ infoHashes: [info.infoHash], workDir, prefer: init.tracker, path: init.env?.PATH })
+    // Three distinct ports per client, picked together.
+    const ports = await freePorts(3 * n)
     for (let k = 0; k < n; k++) {
       const dir = join(workDir, `c${k}`)
       await mkdir(dir, { recursive: true })
@@ -179,7 +185,7 @@ export async function runAria2Fleet (init: Aria2FleetInit): Promise<Aria2FleetRe
       origin.setFile(alias, { file: init.payloadPath })
       const torrent = Buffer.from(torrentFile(info, { announce: tracker.announceUrl, urlList: [origin.url(alias)] })).toString('base64')
       clients.push({
-        index: k, dir, alias, torrent, listenPort: await freePort(), offset: offsets[k] ?? 0, proc: null, gid: null,
+        index: k, dir, alias, torrent, listenPort: ports.slice(3 * k, 3 * k + 3).join(','), offset: offsets[k] ?? 0, proc: null, gid: null,
         startAt: null, doneAt: null, finished: false, completed: 0, cpuBefore: 0, cpuBase: 0, cpuLast: 0, peakRss: 0,
         uploadBefore: 0, uploadLast: 0
       })

@@ -57,9 +57,11 @@ export class NodeProcess {
       exitHook = true
       process.once('exit', killAllNodes)
     }
+    // DOPT_LAB_NODE_FLAGS: Node flags for every node process, e.g. `--cpu-prof --cpu-prof-dir=DIR` to profile a fleet.
+    const flags = (process.env.DOPT_LAB_NODE_FLAGS ?? '').split(' ').filter(f => f !== '')
     const [command, args] = options.netns === undefined
-      ? [process.execPath, [runner]]
-      : ['ip', ['netns', 'exec', options.netns, process.execPath, runner]]
+      ? [process.execPath, [...flags, runner]]
+      : ['ip', ['netns', 'exec', options.netns, process.execPath, ...flags, runner]]
     this.child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], detached: true })
     live.add(this.child)
     this.child.stderr?.setEncoding('utf8').on('data', (d: string) => {
