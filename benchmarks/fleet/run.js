@@ -11,7 +11,7 @@
 // into --out between <!-- fleet:begin --> and <!-- fleet:end -->. --baseline defaults to every baseline the lab
 // can run (packages/lab/src/baselines.ts). --smoke: one small built-in scenario (3 nodes, 8 MiB), written to temp
 // files, failing unless every node finished with a verified file, so the lab cannot rot in CI.
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -92,7 +92,8 @@ async function main () {
       const scenario = await lab.readScenario(file)
       // A scenario file may name its own baselines (large-n8: stock aria2 would send ~8 GiB at 20 MiB/s, 7 minutes a
       // run, to show what the 64 MiB runs show); --baseline wins over it.
-      const own = opts.baseline === undefined && Array.isArray(scenario.baselines) ? scenario.baselines.filter(b => available.includes(b)) : null
+      const named = JSON.parse(await readFile(file, 'utf8')).baselines // the file's own, not the parsed default []
+      const own = opts.baseline === undefined && Array.isArray(named) ? scenario.baselines.filter(b => available.includes(b)) : null
       return { file: relative(REPO_ROOT, file), scenario: lab.parseScenario({ ...scenario, baselines: own ?? baselines }) }
     }))
   log(`fleet bench: ${scenarios.length} scenario(s), ${opts.repeat} run(s) each, systems: dopt${baselines.map(b => `, ${b}`).join('')}`)
@@ -172,8 +173,10 @@ is linked from its name. How to read the rows: origin copies near N means every 
 origin, and last done ÷ bound near N at the reference (where the bound is one copy at the origin's rate) follows
 from it; a run whose time exceeds what its origin copies explain (copies × F ÷ origin rate) lost time elsewhere (the
 origin idle while nodes looked for peers, or CPU: N processes on ${m.cores} cores). CPU-s/GiB/node counts each node's
-process from its download's start to the end of the run, so waiting and serving peers are in it. The machines are shared and noisy; the origin cap and upload limits make these runs
-mostly rate-bound rather than CPU-bound, but N processes share ${m.cores} cores.`
+process from its download's start to the end of the run, so waiting and serving peers are in it. Its sum over the
+nodes ÷ ${m.cores} cores is a floor of its own on the last completion: when it comes near the time measured, the run
+was CPU-bound (N processes on ${m.cores} cores), not bound by the rates the bound counts. The machines are shared and
+noisy: compare systems within a row's scenario, run by run.`
 }
 
 await runBenchmark('fleet bench', main)
