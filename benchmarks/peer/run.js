@@ -155,7 +155,9 @@ async function runDopt (kind, ctx, opts) {
   const dataDir = await mkdtemp(join(ctx.work, `data-${kind}-`))
   let daemon = null
   try {
-    const args = [...opts.cliNodeFlags, DOPT_BIN, 'get', ctx.url, '-o', outFile, '--data-dir', dataDir, '--json']
+    // --sha256: without an end-to-end check a node takes nothing from peers (docs/architecture.md, trust rule 6);
+    // both variants get it, so that they do the same work.
+    const args = [...opts.cliNodeFlags, DOPT_BIN, 'get', ctx.url, '-o', outFile, '--data-dir', dataDir, '--json', '--sha256', ctx.expectedHash]
     if (kind === 'node') {
       daemon = await startDaemon(ctx, opts)
       args.push('--peer', daemon.addr, '--listen', '/ip4/127.0.0.1/tcp/0', '--config', ctx.configFile)
@@ -172,6 +174,8 @@ async function runDopt (kind, ctx, opts) {
     let failed = null
     if (kind === 'node' && summary.bytesFromPeers !== opts.size) {
       failed = `only ${summary.bytesFromPeers} of ${opts.size} bytes from the peer`
+      // In CI's smoke run it is a failure: the product's peer path did not work.
+      if (opts.smoke) throw new Error(`node: ${failed} (${summary.bytesFromOrigin} from the origin): ${r.stderr.slice(-500)}`)
       process.stderr.write(`peer bench: node run: ${failed} (${summary.bytesFromOrigin} from the origin)\n` +
         `get stderr: ${r.stderr.slice(-1000)}\ndaemon stderr: ${Buffer.concat(daemon.stderr).toString().slice(-1000)}\n`)
     }
@@ -303,8 +307,8 @@ Written by \`node benchmarks/peer/run.js${opts.smoke ? ' --smoke' : ''}\` on ${n
 - Payload: ${formatBytes(opts.size)} as 1 MiB pieces, every process on 127.0.0.1. Variants, each run as fresh processes:
   - **raw**: \`node:net\` (benchmarks/peer/worker.js), u32 request / u32 + piece answer, ${opts.inflight} requests pipelined; the receiver gathers each piece into a reused receive buffer (one copy, as dopt) and SHA-256s it.
   - **p2p**: dopt's p2p layer alone, \`createP2P\` on both sides (tcp + TLS 1.3 run by node:tls on the socket + yamux, the piece protocol), one stream, \`fetchPiece\` × ${opts.inflight} in flight, each into its own reused receive buffer (\`into\`), SHA-256 per piece.
-  - **node**: the product path. Once per run, untimed: \`dopt get\` of the file from the local origin into a seed data folder. Each run: \`dopt daemon --data-dir SEED --listen /ip4/127.0.0.1/tcp/0\`, then \`dopt get URL -o OUT --data-dir FRESH --peer DAEMON --listen /ip4/127.0.0.1/tcp/0 --json --config C\`; checked: every byte from the peer and the output's SHA-256; then the daemon gets SIGTERM.
-  - **origin**: \`dopt get URL -o OUT --data-dir FRESH --json --mode http\` from the origin (benchmarks/origin/server.js, a separate process), output SHA-256 checked.
+  - **node**: the product path. Once per run, untimed: \`dopt get\` of the file from the local origin into a seed data folder. Each run: \`dopt daemon --data-dir SEED --listen /ip4/127.0.0.1/tcp/0\`, then \`dopt get URL -o OUT --data-dir FRESH --sha256 HEX --peer DAEMON --listen /ip4/127.0.0.1/tcp/0 --json --config C\`; checked: every byte from the peer and the output's SHA-256; then the daemon gets SIGTERM.
+  - **origin**: \`dopt get URL -o OUT --data-dir FRESH --sha256 HEX --json --mode http\` from the origin (benchmarks/origin/server.js, a separate process), output SHA-256 checked.
 - Node flags, raw and p2p (both sides): \`${opts.nodeFlags.join(' ') || '(none)'}\`; \`dopt\` processes: \`${opts.cliNodeFlags.join(' ') || '(none: as shipped)'}\`${process.env.UV_THREADPOOL_SIZE ? `; UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE}` : ''}
 - Config C (daemon and getter): \`${JSON.stringify(opts.nodeConfig)}\`
 - Rounds: ${opts.rounds} timed after ${opts.warmup} warm-up round(s), order alternating. Time: raw/p2p = the client's, first request to last piece (connection set-up excluded); node/origin = \`dopt get\` process wall time, start to exit. MB/s = 10^6 bytes/s. CPU = user + system: client = the receiving process; server = the worker server / dopt daemon / origin server during the run.
