@@ -91,12 +91,21 @@ describe('dopt lab', () => {
     expect((await run(['help'])).stdout).toMatch(/dopt lab \[options\]/)
   })
 
-  it.skipIf(!root)('--netns where namespaces cannot be made (here: as a user other than root): NETNS_UNAVAILABLE, exit 2, the reason given', () => {
-    const r = spawnSync(process.execPath, [BIN, 'lab', '--netns', '--nodes', '2', '--json'], { encoding: 'utf8', timeout: 20_000, uid: 65534, gid: 65534, cwd: '/' })
-    expect(r.status, r.stderr).toBe(2)
-    expect(hasStackTrace(r.stderr)).toBe(false)
-    expect(r.stderr).toMatch(/^dopt: the lab cannot use network namespaces here: network namespaces need root, and this process runs as uid 65534 \(NETNS_UNAVAILABLE\)/)
-    expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'NETNS_UNAVAILABLE' } })
+  it('--netns where namespaces cannot be made: NETNS_UNAVAILABLE, exit 2, the reason given', async () => {
+    // As root, a PATH without iproute2; as anyone else, not being root. (Running it as another user needs a clone
+    // that user can read: a fresh clone in a 0700 temp folder is not.)
+    const empty = await mkdtemp(join(tmpdir(), 'dopt-no-ip-'))
+    try {
+      const env = root ? { ...process.env, PATH: empty } : process.env
+      const r = spawnSync(process.execPath, [BIN, 'lab', '--netns', '--nodes', '2', '--json'], { encoding: 'utf8', timeout: 20_000, env })
+      expect(r.status, r.stderr).toBe(2)
+      expect(hasStackTrace(r.stderr)).toBe(false)
+      const reason = root ? 'ip is not on the PATH \\(Debian: apt-get install iproute2\\)' : 'network namespaces need root, and this process runs as uid \\d+'
+      expect(r.stderr).toMatch(new RegExp(`^dopt: the lab cannot use network namespaces here: ${reason} \\(NETNS_UNAVAILABLE\\)`))
+      expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'NETNS_UNAVAILABLE' } })
+    } finally {
+      await rm(empty, { recursive: true, force: true })
+    }
   })
 
   it.skipIf(!netns.ok)('--netns: a run in network namespaces through the bundle (its netns listener too), limits applied by tc, no namespace left', async () => {
