@@ -20,6 +20,11 @@ export interface PickState {
   acceptable(index: number, fromClaimer: boolean): boolean
   /** A number in [0, 1): ties are broken at random, so peers do not all ask for the same piece. */
   random(): number
+  /**
+   * Whether a piece is this node's share (the origin's rule, `pickOriginRun`): asked of a peer that holds the whole
+   * file, its share first, so that members ask it for different pieces. Absent: no preference.
+   */
+  mine?(index: number): boolean
 }
 
 /** Most candidate pieces one pick looks at: a pick runs per request, and must not cost a walk over every piece. */
@@ -31,7 +36,19 @@ const PICK_SCAN = 1024
  * peer is still fetching from the origin counts as one it serves (it is sent as it arrives), but only its lowest,
  * one at a time: that is the one arriving now (the origin sends a run in order).
  */
-export function pickFromPeer (peer: PeerState, s: PickState, endgame: boolean): number | null {
+export function pickFromPeer (peer: PeerState, s: PickState, endgame: boolean, shareOnly = false): number | null {
+  // A peer with the whole file (a seed) sends each piece it is asked for; when members ask it for the same pieces,
+  // its upload goes to copies that the members could have traded among themselves (seed-first, N = 8: the seed sent
+  // two copies at its cap). Its own share first; with `shareOnly`, nothing else (the other members ask for theirs,
+  // and trade them on).
+  if (!endgame && !peer.member && s.mine !== undefined) {
+    const own = pick(peer, s, false, s.mine)
+    if (own !== null || shareOnly) return own
+  }
+  return pick(peer, s, endgame, null)
+}
+
+function pick (peer: PeerState, s: PickState, endgame: boolean, only: ((index: number) => boolean) | null): number | null {
   const { view, done } = s
   let streamable = -1
   if (peer.streaming === 0) {
@@ -44,6 +61,7 @@ export function pickFromPeer (peer: PeerState, s: PickState, endgame: boolean): 
   for (const i of done.missing(s.cursor)) {
     const held = peer.have.get(i)
     if (!held && i !== streamable) continue
+    if (only !== null && !only(i)) continue
     if (peer.fetching.has(i) || s.accepted(i) || !s.acceptable(i, !held)) continue
     const busy = s.busy(i)
     if (busy > 0 && (!endgame || busy >= 2 || !held || !s.lagging(i))) continue
@@ -87,6 +105,12 @@ export interface OriginPick {
  * not (members that see the swarm differently for a moment). Blocks are about a quarter of each member's share, so
  * runs can be coalesced, and the file still fills from the front.
  */
+/** Which member's share a piece is (an index into the sorted `members`): blocks dealt round robin from `rotation`. */
+export function shareOwner (index: number, size: number, members: number, rotation: number): number {
+  const block = Math.max(1, Math.floor(size / (4 * members)))
+  return (Math.floor(index / block) + rotation) % members
+}
+
 export function pickOriginRun (s: PickState, o: OriginPick): { first: number, count: number } | null {
   const { view, done } = s
   const free = (i: number): boolean => !done.get(i) && !s.accepted(i) && s.busy(i) === 0 &&
@@ -94,8 +118,7 @@ export function pickOriginRun (s: PickState, o: OriginPick): { first: number, co
   const members = o.share ? o.members ?? view.members() : [o.self]
   const m = members.length
   const me = members.indexOf(o.self)
-  const block = Math.max(1, Math.floor(view.size / (4 * m)))
-  const ownerOf = (i: number): number => (Math.floor(i / block) + o.rotation) % m
+  const ownerOf = (i: number): number => shareOwner(i, view.size, m, o.rotation)
   const mine = (i: number): boolean => m === 1 || ownerOf(i) === me
   let helpable = -1
   for (const first of done.missing(s.cursor)) {

@@ -11,7 +11,7 @@ import type { PieceRun, PieceSource } from './piece-source.js'
 import type { EngineSettings } from './settings.js'
 import type { RateLimiter } from './rate-limiter.js'
 import { allocatePieceBuffers } from './file-writer.js'
-import { pickFromPeer, pickOriginRun } from './piece-picker.js'
+import { pickFromPeer, pickOriginRun, shareOwner } from './piece-picker.js'
 import type { PickState } from './piece-picker.js'
 import { SwarmView } from './swarm-view.js'
 import type { PeerState } from './swarm-view.js'
@@ -73,6 +73,11 @@ const VOUCH_WAIT = 2_000
 const REQUESTS = 24
 /** How long a request must have been under way before the endgame races it (ms). */
 const ENDGAME_LAG = 500
+/**
+ * How long a worker at a peer with the whole file waits, once its own share is asked for, before it asks that peer
+ * for other members' shares too (ms): they are asking for theirs meanwhile, and will trade them on.
+ */
+const SEED_PATIENCE = 1_000
 /** A member that claims nothing for this long is not working through its share: others may take it (ms). */
 const IDLE_OWNER = 1_500
 
@@ -406,7 +411,11 @@ class Swarm {
       acceptable: trust.kind === 'manifest'
         ? () => true
         : trust.acceptPeers ? (i, fromClaimer) => fromClaimer || this.#view.vouched(i) : () => false,
-      random: Math.random
+      random: Math.random,
+      mine: i => {
+        const members = this.#shareMembers()
+        return members.length < 2 || members[shareOwner(i, this.#view.size, members.length, this.#rotation)] === this.#init.self
+      }
     }
   }
 
@@ -449,18 +458,23 @@ class Swarm {
     const { network, sink, settings, file, live, trust } = this.#init
     const size = file.record.size ?? 0
     const pieceSize = file.record.pieceSize
+    let idleSince = 0
     while (this.#running() && !peer.gone) {
       // Fewer workers per peer when there are many peers: the download's requests stay about REQUESTS in all.
       if (retire()) return
       const state = this.#pickState()
-      let index = pickFromPeer(peer, state, false)
+      const patient = idleSince === 0 || Date.now() - idleSince < SEED_PATIENCE
+      let index = pickFromPeer(peer, state, false, patient)
       // Nothing new to ask this peer for: in the endgame, race another request.
       if (index == null && this.#allMissingInFlight()) index = pickFromPeer(peer, state, true)
       if (index == null) {
-        // Woken when this peer has something new; the bound re-checks for the endgame's lagging requests.
-        await this.#wait(`peer:${peer.id}`, 1_000)
+        idleSince ||= Date.now()
+        // Woken when this peer has something new; the bound re-checks for the endgame's lagging requests, and
+        // ends the patience at a seed.
+        await this.#wait(`peer:${peer.id}`, patient && !peer.member ? SEED_PATIENCE : 1_000)
         continue
       }
+      idleSince = 0
       const streamed = !peer.have.get(index)
       this.#begin(index)
       peer.fetching.add(index)
@@ -634,6 +648,18 @@ class Swarm {
         for (const i of indices) this.#end(i)
       }
     }
+  }
+
+  #members: { at: number, ids: string[] } | null = null
+
+  /**
+   * Who shares the pieces asked of a seed: the members, and the connected peers not joined yet (at the start, views
+   * fill up over a moment; counted alike by everyone, the shares do not overlap). Made at most every 100 ms.
+   */
+  #shareMembers (): string[] {
+    const now = Date.now()
+    if (this.#members === null || now - this.#members.at > 100) this.#members = { at: now, ids: this.#prospectiveMembers() }
+    return this.#members.ids
   }
 
   #prospectiveMembers (): string[] {
