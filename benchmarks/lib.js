@@ -289,3 +289,13 @@ export async function runBenchmark (label, main) {
     process.exit(interrupted ? 130 : 1)
   }
 }
+
+/** Parses the JSON line a `dopt get --json` run printed last, and checks that its job completed. */
+export function doptSummary (r, what) {
+  if (r.code !== 0) throw new Error(`${what} exited with ${r.code ?? r.signal}\n${r.stdout.slice(-2000)}${r.stderr.slice(-2000)}`)
+  const last = r.stdout.trim().split('\n').pop() ?? ''
+  let summary
+  try { summary = JSON.parse(last) } catch { throw new Error(`${what} printed no JSON summary: ${last.slice(0, 500)}`) }
+  if (summary.state !== 'acknowledged') throw new Error(`${what} ended in ${summary.state}: ${JSON.stringify(summary.error)}`)
+  return summary
+}

@@ -37,7 +37,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import {
-  MiB, REPO_ROOT, benchOptions, formatBytes, machineInfo, procCpuSeconds, runBenchmark, runTimed, sha256File, spawnTracked,
+  MiB, REPO_ROOT, benchOptions, doptSummary, formatBytes, machineInfo, procCpuSeconds, runBenchmark, runTimed, sha256File, spawnTracked,
   startOriginServer, writeSection
 } from '../lib.js'
 
@@ -96,16 +96,6 @@ async function rssOf (pid) {
   } catch {
     return NaN
   }
-}
-
-/** Parses dopt's JSON line and checks that the job completed. */
-function doptSummary (r, what) {
-  if (r.code !== 0) throw new Error(`${what} exited with ${r.code ?? r.signal}\n${r.stdout.slice(-2000)}${r.stderr.slice(-2000)}`)
-  const last = r.stdout.trim().split('\n').pop() ?? ''
-  let summary
-  try { summary = JSON.parse(last) } catch { throw new Error(`${what} printed no JSON summary: ${last.slice(0, 500)}`) }
-  if (summary.state !== 'acknowledged') throw new Error(`${what} ended in ${summary.state}: ${JSON.stringify(summary.error)}`)
-  return summary
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code or signal. */

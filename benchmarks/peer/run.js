@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import {
-  GiB, MiB, REPO_ROOT, benchOptions, findGnuTime, formatBytes, machineInfo, median, procCpuSeconds,
+  GiB, MiB, REPO_ROOT, benchOptions, doptSummary, findGnuTime, formatBytes, machineInfo, median, procCpuSeconds,
   runBenchmark, runTimed, sha256File, spawnTracked, startOriginServer, writeSection
 } from '../lib.js'
 
@@ -121,16 +121,6 @@ async function runWorker (kind, opts) {
   } finally {
     for (const c of [client, server]) if (c != null) await stopChild(c, 2000)
   }
-}
-
-/** Parses dopt's JSON line and checks what it says. */
-function doptSummary (r, what) {
-  if (r.code !== 0) throw new Error(`${what} exited with ${r.code ?? r.signal}\n${r.stdout.slice(-2000)}${r.stderr.slice(-2000)}`)
-  const last = r.stdout.trim().split('\n').pop() ?? ''
-  let summary
-  try { summary = JSON.parse(last) } catch { throw new Error(`${what} printed no JSON summary: ${last.slice(0, 500)}`) }
-  if (summary.state !== 'acknowledged') throw new Error(`${what} ended in ${summary.state}: ${JSON.stringify(summary.error)}`)
-  return summary
 }
 
 /** Starts `dopt daemon` on the seed folder; resolves with { child, addr }. */
