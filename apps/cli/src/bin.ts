@@ -5,20 +5,35 @@ import { runDemo } from './demo.js'
 import { runDaemon } from './daemon.js'
 import { parseLab, runLabCommand } from './lab.js'
 import { runManifest } from './manifest.js'
-import { EXIT_JOB_ERROR, EXIT_OK, EXIT_USAGE, HELP, LAB_HELP, UsageError } from './usage.js'
+import { COMMAND_HELP, EXIT_JOB_ERROR, EXIT_OK, EXIT_USAGE, HELP, LAB_HELP, UsageError } from './usage.js'
+import { JOB_COMMANDS, runJobCommand } from './jobs.js'
+import type { JobCommand } from './jobs.js'
+import { VERSION } from './version.js'
 
 /** Like sysexits' EX_SOFTWARE: dopt itself went wrong. */
 const EXIT_INTERNAL = 70
 /** Codes of errors caused by what the user typed: exit 2, no stack trace. */
 const BAD_INPUT = new Set(['INVALID_ARGUMENT', 'INVALID_URL', 'INVALID_PATH', 'JOB_NOT_FOUND', 'LISTEN_FAILED',
   // dopt lab --netns where namespaces cannot be made (not root, no ip/tc): asked of the wrong machine.
-  'NETNS_UNAVAILABLE'])
+  'NETNS_UNAVAILABLE',
+  // Job commands with no daemon for the data folder, a second daemon, a job or file the caller may not touch.
+  'DAEMON_UNAVAILABLE', 'DAEMON_RUNNING', 'ACCESS_DENIED'])
 
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   const json = rest.includes('--json')
   try {
+    if (command !== undefined && command !== 'lab' && command !== 'manifest' && (rest.includes('--help') || rest.includes('-h'))) {
+      const help = COMMAND_HELP[command]
+      if (help === undefined) throw new UsageError(`unknown command "${command}"`)
+      process.stdout.write(help)
+      return EXIT_OK
+    }
+    if ((JOB_COMMANDS as readonly string[]).includes(command ?? '')) return await runJobCommand(command as JobCommand, rest)
     switch (command) {
+      case '--version': case '-V': case 'version':
+        process.stdout.write(`dopt ${VERSION}\n`)
+        return EXIT_OK
       case 'get': return await runGet(await parseGet(rest))
       case 'demo': return await runDemo()
       case 'daemon': return await runDaemon(rest)
@@ -34,7 +49,15 @@ async function main (argv: string[]): Promise<number> {
           return EXIT_OK
         }
         return await runLabCommand(await parseLab(rest))
-      case undefined: case 'help': case '--help': case '-h':
+      case 'help': {
+        const topic = rest.find(a => !a.startsWith('-'))
+        if (topic === undefined) process.stdout.write(HELP)
+        else if (topic === 'lab') process.stdout.write(LAB_HELP)
+        else if (COMMAND_HELP[topic] !== undefined) process.stdout.write(COMMAND_HELP[topic])
+        else throw new UsageError(`no command "${topic}"`)
+        return EXIT_OK
+      }
+      case undefined: case '--help': case '-h':
         process.stdout.write(HELP)
         return EXIT_OK
       default: throw new UsageError(`unknown command "${command}"`)

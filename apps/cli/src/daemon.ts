@@ -1,33 +1,91 @@
-import { createNode } from '@dopt/node'
+import { createNode, connectDaemon, DaemonRunningError, defaultDataDir, LocalFileError, serveControl } from '@dopt/node'
+import type { DoptNode, NodeConfig } from '@dopt/node'
 import { NODE_OPTIONS, nodeConfig } from './node-options.js'
 import { EXIT_OK, parse } from './usage.js'
 
 /** The daemon listens on every interface unless told otherwise: it serves the LAN. */
 const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0']
 
+export const DAEMON_OPTIONS = {
+  ...NODE_OPTIONS,
+  'admin-group': { type: 'string' }
+} as const
+
+/** Settings of the config file that are the daemon's, not the node's. */
+interface DaemonSettings {
+  adminGroup?: string
+}
+
+function split (config: NodeConfig & DaemonSettings): { node: NodeConfig, daemon: DaemonSettings } {
+  const { adminGroup, ...node } = config
+  return { node, daemon: adminGroup !== undefined ? { adminGroup } : {} }
+}
+
 /**
- * `dopt daemon`: one node for the machine. It resumes saved jobs, serves its cache to peers, prints where it
- * listens, and runs until SIGTERM or SIGINT, when it stops cleanly and keeps every job for the next start.
+ * `dopt daemon`: one node for the data folder. It resumes saved jobs, serves peers, answers the control API on
+ * `<data>/control.sock` (docs/daemon.md), re-reads `--config` on SIGHUP, and runs until SIGTERM or SIGINT, when it
+ * stops cleanly and keeps every job for the next start. A second daemon on the same folder is refused.
  */
 export async function runDaemon (argv: string[]): Promise<number> {
-  const { values, positionals } = parse({ args: argv, allowPositionals: false, options: NODE_OPTIONS })
-  void positionals
-  const config = await nodeConfig(values, 'lan')
+  const { values } = parse({ args: argv, allowPositionals: false, options: DAEMON_OPTIONS })
+  const log = (line: string): void => { if (!values.json) process.stderr.write(`dopt daemon: ${line}\n`) }
+  const { node: config, daemon } = split(await nodeConfig(values, 'lan'))
   config.listen ??= DEFAULT_LISTEN
-  const node = await createNode(config)
-  // The control API (Unix socket in the data folder) is a separate milestone: `api` stays null until then.
-  const ready = { peerId: node.peerId, listen: node.getMultiaddrs(), api: null, mode: node.mode, dataDir: node.dataDir }
+  const adminGroup = values['admin-group'] ?? daemon.adminGroup
+  await refuseSecond(config.dataDir)
+  let node: DoptNode
+  try {
+    node = await createNode(config)
+  } catch (err) {
+    if (err instanceof LocalFileError && /lock/i.test(err.message)) {
+      throw new DaemonRunningError(`the data folder ${err.path ?? config.dataDir ?? ''} is in use by another dopt process (a daemon, or a dopt get running on its own): ${err.message}`, { cause: err, context: 'local-file' })
+    }
+    throw err
+  }
+  let reloading = Promise.resolve()
+  const reload = async (): Promise<object> => {
+    const next = split(await nodeConfig(values, 'lan')).node
+    next.listen ??= DEFAULT_LISTEN
+    const result = node.reconfigure(next)
+    log(`reloaded ${values.config ?? '(no --config)'}: ${result.applied.length > 0 ? `changed ${result.applied.join(', ')}` : 'nothing changed'}${result.restartNeeded.length > 0 ? `; ${result.restartNeeded.join(', ')} take effect on the next start` : ''}`)
+    return result
+  }
+  const control = await serveControl(node, {
+    ...(adminGroup !== undefined ? { adminGroup: /^\d+$/.test(adminGroup) ? Number(adminGroup) : adminGroup } : {}),
+    onReload: reload
+  }).catch(async (err: unknown) => {
+    await node.stop()
+    throw err
+  })
+  const ready = { peerId: node.peerId, listen: node.getMultiaddrs(), api: control.path, mode: node.mode, dataDir: node.dataDir, pid: process.pid }
   if (values.json) process.stdout.write(JSON.stringify(ready) + '\n')
-  else process.stderr.write(`dopt daemon: peer ${node.peerId ?? '(none, mode http)'} listening on ${ready.listen.join(' ') || '(nothing)'}; data in ${node.dataDir}\n`)
-  // Signal handlers keep no process alive, and in mode http (no listeners) with no job running nothing else does:
-  // the daemon exited at once there. It runs until told to stop.
+  else log(`peer ${node.peerId ?? '(none, mode http)'} listening on ${ready.listen.join(' ') || '(nothing)'}; control API on ${control.path}; data in ${node.dataDir}`)
+  const onHup = (): void => {
+    reloading = reloading.then(async () => { await reload() }).catch((err: Error) => {
+      log(`reload refused, the settings in force are kept: ${err.message}`)
+    })
+  }
+  process.on('SIGHUP', onHup)
+  // Signal handlers keep no process alive, and in mode http (no listeners) with no job running nothing else does.
   const keepAlive = setInterval(() => {}, 0x7fffffff)
   await new Promise<void>(resolve => {
     process.once('SIGTERM', resolve)
     process.once('SIGINT', resolve)
   })
   clearInterval(keepAlive)
+  process.off('SIGHUP', onHup)
+  await control.close()
   await node.stop()
-  if (!values.json) process.stderr.write('dopt daemon: stopped; jobs are kept\n')
+  log('stopped; jobs are kept')
   return EXIT_OK
+}
+
+/** A daemon that answers for the folder already: say which, rather than fail on its database lock. */
+async function refuseSecond (dataDir: string | undefined): Promise<void> {
+  const dir = dataDir ?? defaultDataDir()
+  const client = await connectDaemon({ dataDir: dir }).catch(() => null)
+  if (client == null) return
+  const pid = client.pid
+  await client.close()
+  throw new DaemonRunningError(`a dopt daemon (pid ${pid}) already runs for ${dir}`, { context: 'local-file', path: dir })
 }

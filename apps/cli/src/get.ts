@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { basename, resolve } from 'node:path'
-import { createNode, MAX_DISPLAY_NAME, NotifyFlags } from '@dopt/node'
-import type { DoptNode, ErrorInfo, Job, JobFile, JobPriority, NodeConfig } from '@dopt/node'
+import { MAX_DISPLAY_NAME, NotifyFlags, openNode } from '@dopt/node'
+import type { ErrorInfo, Job, JobFile, JobManager, JobPriority, NodeConfig } from '@dopt/node'
 import { NODE_OPTIONS, nodeConfig } from './node-options.js'
 import { ProgressBar, formatBytes } from './progress.js'
 import { EXIT_JOB_ERROR, EXIT_OK, UsageError, parse, seconds } from './usage.js'
@@ -72,8 +72,8 @@ function displayName (output: string): string {
 }
 
 /** The job an interrupted `dopt get` of the same URL and path left behind, if any. */
-async function findInterrupted (node: DoptNode, url: string, output: string): Promise<Job | null> {
-  for (const job of await node.jobs.enumJobs()) {
+async function findInterrupted (jobs: JobManager, url: string, output: string): Promise<Job | null> {
+  for (const job of await jobs.enumJobs()) {
     const files = job.enumFiles()
     if (!job.getDisplayName().startsWith(DISPLAY_PREFIX) || files.length !== 1) continue
     if (files[0]!.localName === output && (files[0]!.remoteName === url || files[0]!.remoteName === new URL(url).href)) return job
@@ -112,12 +112,32 @@ export interface GetResult {
  * exit code. SIGINT/SIGTERM stop the node and keep the job, so the same command resumes it.
  */
 export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = process.stdout, err: NodeJS.WriteStream = process.stderr): Promise<number> {
-  const node = await createNode(opts.node)
-  const onSignal = (signal: NodeJS.Signals): void => { void node.stop().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143)) }
+  // The daemon of the data folder when one runs (its node, peers and cache), else a node of our own.
+  const service = await openNode({ ...opts.node, daemon: 'auto' })
+  const peerId = service.node?.peerId ?? service.client?.peerId ?? null
+  const multiaddrs = (): string[] => service.node?.getMultiaddrs() ?? service.client?.getMultiaddrs() ?? []
+  let job: Job | null = null
+  let bar: ProgressBar | null = null
+  const onSignal = (signal: NodeJS.Signals): void => {
+    void (async () => {
+      // Said plainly, with the job's id on stdout for a script: the same command resumes it.
+      bar?.done()
+      if (job != null && service.daemon) await job.suspend().catch(() => {})
+      if (job != null) {
+        const result = { ...summarize(job), interrupted: true }
+        if (opts.json) out.write(JSON.stringify(result) + '\n')
+        else err.write(`dopt: interrupted; job ${job.id} is kept with ${formatBytes(result.bytesTransferred)}${result.bytesTotal >= 0 ? ` of ${formatBytes(result.bytesTotal)}` : ''}: run the same command to resume it${service.daemon ? `, or dopt cancel ${job.id} to drop it` : ''}\n`)
+      } else if (!opts.json) {
+        err.write('dopt: interrupted before the job was made\n')
+      }
+      await service.stop()
+    })().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143))
+  }
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
-    let job = await findInterrupted(node, opts.url, opts.output)
+    if (service.daemon && !opts.json) err.write(`dopt: through the daemon of ${service.dataDir}\n`)
+    job = await findInterrupted(service.jobs, opts.url, opts.output)
     const file = job?.enumFiles()[0]
     const sameChecks = file != null && file.sha256 === (opts.sha256?.toLowerCase() ?? null) &&
       file.pinnedManifest === (opts.manifest ?? null)
@@ -129,7 +149,7 @@ export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = proces
     }
     if (job != null && !opts.json) err.write(`dopt: resuming job ${job.id}\n`)
     if (job == null) {
-      job = await node.jobs.createJob(displayName(opts.output), 'download')
+      job = await service.jobs.createJob(displayName(opts.output), 'download')
       try {
         await job.addFile(opts.url, opts.output, { sha256: opts.sha256, manifest: opts.manifest, ...(opts.manifestFrom !== undefined ? { manifestFrom: opts.manifestFrom } : {}) })
       } catch (e) {
@@ -140,7 +160,8 @@ export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = proces
     await job.setPriority(opts.priority)
     await job.setMinimumRetryDelay(opts.retryDelay)
     await job.setNoProgressTimeout(opts.noProgressTimeout)
-    const bar = opts.json ? null : new ProgressBar(err)
+    bar = opts.json ? null : new ProgressBar(err, job.getProgress().bytesTransferred)
+    const theJob = job
     job.setNotifyFlags(NotifyFlags.JobTransferred | NotifyFlags.JobError | NotifyFlags.FileTransferred | NotifyFlags.JobModification)
     const validateCmd = opts.validateCmd
     job.setNotifyInterface({
@@ -163,22 +184,23 @@ export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = proces
     })
     if (job.getState() === 'transferred') await job.complete()
     else await job.resume()
-    const state = await job.waitFor(['acknowledged', 'error', 'cancelled'])
-    bar?.update(job.getProgress())
+    const state = await theJob.waitFor(['acknowledged', 'error', 'cancelled'])
+    bar?.update(theJob.getProgress())
     bar?.done()
-    const result = summarize(job)
-    if (node.peerId != null) Object.assign(result, { peerId: node.peerId, listen: node.getMultiaddrs() })
+    const result = summarize(theJob)
+    if (peerId != null) Object.assign(result, { peerId, listen: multiaddrs() })
     if (opts.json) out.write(JSON.stringify(result) + '\n')
     else printHuman(result, err)
-    if (state === 'acknowledged' && opts.seedFor > 0 && node.peerId != null) {
-      if (!opts.json) err.write(`dopt: serving peers for ${opts.seedFor} s as ${node.peerId}\n`)
+    // A daemon serves what it holds for as long as its cache keeps it: no need to stay.
+    if (state === 'acknowledged' && opts.seedFor > 0 && peerId != null && !service.daemon) {
+      if (!opts.json) err.write(`dopt: serving peers for ${opts.seedFor} s as ${peerId}\n`)
       await new Promise(resolve => setTimeout(resolve, opts.seedFor * 1000))
     }
     return state === 'acknowledged' ? EXIT_OK : EXIT_JOB_ERROR
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
-    await node.stop()
+    await service.stop()
   }
 }
 

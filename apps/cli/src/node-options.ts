@@ -35,7 +35,9 @@ const CONFIG_KEYS = new Set([
   'noProgressTimeout', 'pieceSize', 'originDelay', 'discoveryTimeout', 'peerTimeout', 'maxPeerStrikes', 'peerRequestsInFlight',
   'foregroundDownloadRate', 'backgroundDownloadRate', 'mdns', 'piecesInFlight', 'directWrites', 'modificationInterval', 'flushPieces',
   'flushInterval', 'maxContentRestarts', 'maxOriginRun', 'directReads', 'mdnsInterface', 'foregroundOriginDelay',
-  'backgroundOriginDelay', 'trustGroup', 'servingMemory', 'maxUploadsPerPeer'
+  'backgroundOriginDelay', 'trustGroup', 'servingMemory', 'maxUploadsPerPeer',
+  // The daemon's own: who administers it (see docs/daemon.md).
+  'adminGroup'
 ])
 
 /** Reads `--config FILE` (JSON) and lays the command-line options over it. */
@@ -81,7 +83,7 @@ function checkIPv4 (text: string): string {
   return text
 }
 
-const STRING_KEYS = new Set(['dataDir', 'mode', 'groupId', 'mdnsInterface'])
+const STRING_KEYS = new Set(['dataDir', 'mode', 'groupId', 'mdnsInterface', 'adminGroup'])
 const BOOLEAN_KEYS = new Set(['mdns', 'directWrites', 'directReads', 'trustGroup'])
 const LIST_KEYS = new Set(['listen', 'peers'])
 

@@ -11,11 +11,14 @@ export class ProgressBar {
   readonly #stream: NodeJS.WriteStream
   readonly #enabled: boolean
   readonly #started = Date.now()
+  /** Bytes a resumed job had before this run: the rate counts only what this run fetched. */
+  readonly #base: number
   #drawn = false
 
-  constructor (stream: NodeJS.WriteStream = process.stderr) {
+  constructor (stream: NodeJS.WriteStream = process.stderr, baseBytes = 0) {
     this.#stream = stream
     this.#enabled = stream.isTTY === true
+    this.#base = baseBytes
   }
 
   update (p: JobProgress): void {
@@ -24,7 +27,7 @@ export class ProgressBar {
     const fraction = p.bytesTotal > 0 ? Math.min(1, p.bytesTransferred / p.bytesTotal) : 0
     const filled = Math.round(fraction * width)
     const seconds = Math.max(0.001, (Date.now() - this.#started) / 1000)
-    const rate = barBytes(p.bytesTransferred / seconds)
+    const rate = barBytes(Math.max(0, p.bytesTransferred - this.#base) / seconds)
     const total = p.bytesTotal >= 0 ? barBytes(p.bytesTotal) : '?'
     const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${barBytes(p.bytesTransferred)} / ${total}  ${rate}/s`
     this.#stream.write(`\r${line}\x1b[K`)

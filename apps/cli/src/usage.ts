@@ -20,20 +20,35 @@ Usage:
                                      prints its CID (for dopt get --manifest)
   dopt lab [options]                 fleet benchmark on this machine: how much origin egress peers save
                                      (dopt lab --help for its options)
-  dopt help                          this text
+  dopt help [COMMAND]                this text, or a command's (also: dopt COMMAND --help)
+  dopt --version                     dopt's version
+
+Job commands, like bitsadmin, against the daemon of --data-dir (dopt daemon):
+  dopt create NAME                   a job, suspended; prints its id
+  dopt addfile JOB URL PATH          add a file (--sha256 HEX, --manifest CID, --manifest-from SRC)
+  dopt resume JOB | suspend JOB | cancel JOB | complete JOB
+  dopt info JOB                      the job: state, progress, files, error, times
+  dopt list [--all-users]            your jobs (every user's, for administrators)
+  dopt set JOB [options]             priority, retry delay, no-progress timeout, notify flags and command line
+  dopt validate JOB INDEX valid|invalid   the verdict on a transferred file
+  dopt monitor [JOB]                 live events and progress, until Ctrl-C
+  dopt peers                         connected peers and banned ones
+  dopt cache                         what the seeding cache holds
+  dopt reload                        re-read the daemon's --config (as SIGHUP; administrators)
 
 Options of every command:
-  --data-dir DIR        data folder (default: $XDG_DATA_HOME/dopt, else ~/.local/share/dopt)
+  --data-dir DIR        data folder (default: $DOPT_DATA_DIR, else $XDG_DATA_HOME/dopt, else ~/.local/share/dopt)
   --json                machine-readable output: one JSON object per line on stdout
 
-Options that start a node (get, daemon):
+Options that start a node (get when no daemon runs for the data folder, daemon):
   --mode M              http | lan | group | internet (default: lan)
   --peer MULTIADDR      a peer to connect to (repeatable)
   --listen MULTIADDR    where to listen (repeatable; daemon default /ip4/0.0.0.0/tcp/0, get /ip4/127.0.0.1/tcp/0)
   --group ID            share only with nodes of this group
   --no-mdns             do not look for LAN peers by mDNS (given peers and the DHT still work)
   --mdns-interface IP   mDNS on this interface only (127.0.0.1: nothing leaves the machine)
-  --config FILE         JSON settings (NodeConfig names); options given here win
+  --config FILE         JSON settings (NodeConfig names); options given here win; the daemon re-reads it on SIGHUP
+  --admin-group GROUP   daemon: members of GROUP (name or gid) manage every user's jobs, as root does
 
 Options of get:
   -o, --output PATH     where the file goes (required)
@@ -110,4 +125,44 @@ export function seconds (value: string | undefined, name: string, fallback: numb
   const n = Number(value)
   if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new UsageError(`${name} must be a number of seconds >= 0, not "${value}"`)
   return n
+}
+
+/** Help of each command, for `dopt help COMMAND` and `dopt COMMAND --help`. */
+export const COMMAND_HELP: Record<string, string> = {
+  get: `dopt get URL -o PATH [--sha256 HEX] [--manifest CID] [--manifest-from SRC] [--validate-cmd CMD]
+         [--priority P] [--retry-delay S] [--no-progress-timeout S] [--seed-for S] [node options]
+
+Downloads URL to PATH through a job: peers first, the origin for the rest; checks it, saves it. Through the daemon
+of --data-dir when one runs (then node options are the daemon's), else with a node of its own for the duration.
+Run it again after an interruption (even a kill) to resume. Ctrl-C stops and says how to resume.
+`,
+  daemon: `dopt daemon [--listen MULTIADDR]... [--peer MULTIADDR]... [--mode M] [--group ID] [--config FILE]
+            [--admin-group GROUP] [--no-mdns] [--mdns-interface IP] [--json]
+
+Runs this machine's node in the foreground: resumes saved jobs, serves peers, answers the job commands on
+DATA/control.sock. SIGHUP re-reads --config (limits and cache settings change at once; the rest is reported as
+needing a restart); SIGTERM/SIGINT stop it, keeping every job. A second daemon on the same folder is refused.
+See docs/daemon.md and docs/operations.md.
+`,
+  create: 'dopt create NAME [--description TEXT] [--priority P] [--json]\n\nCreates a job, suspended, owned by you; prints its id ({"jobId":"..."} with --json).\n',
+  addfile: 'dopt addfile JOB URL PATH [--sha256 HEX] [--manifest CID] [--manifest-from SRC] [--json]\n\nAdds a file to a job. PATH must be in a folder you may write: the daemon checks.\n',
+  resume: 'dopt resume JOB [--json]\n\nQueues the job; it transfers when its turn comes.\n',
+  suspend: 'dopt suspend JOB [--json]\n\nStops the job\'s transfer; what it has is kept.\n',
+  cancel: 'dopt cancel JOB [--json]\n\nEnds the job and deletes its temporary files.\n',
+  complete: 'dopt complete JOB [--json]\n\nGives you the transferred files under their names and ends the job.\n',
+  info: 'dopt info JOB [--json]\n\nThe job: state, progress, bytes from peers and the origin, files, error, times.\n',
+  list: 'dopt list [--all-users] [--json]\n\nYour jobs ({"jobs":[...]}); --all-users: every user\'s (administrators only).\n',
+  set: `dopt set JOB [--display-name N] [--description D] [--priority P] [--retry-delay S] [--no-progress-timeout S]
+         [--notify-flags N] [--notify-cmd WORD]... [--no-notify-cmd] [--json]
+
+Changes a job's properties. --notify-cmd, repeated once per word, is the program run when the job is transferred or
+fails (BITS' SetNotifyCmdLine): an absolute path, then its arguments; {jobId} and {event} in them are replaced. It
+runs as the job's owner, without a shell. Only the owner may set it.
+`,
+  validate: 'dopt validate JOB INDEX valid|invalid [--json]\n\nThe verdict on a transferred file (FileTransferred): invalid content from peers is fetched again from the origin.\n',
+  monitor: 'dopt monitor [JOB] [--all-users] [--json]\n\nLive events and progress of one job or of all yours, a line per event with --json, until Ctrl-C.\n',
+  peers: 'dopt peers [--json]\n\nThe daemon\'s connected peers ({"peers":[{"peerId","addrs","source"}],"banned":[...]}).\n',
+  cache: 'dopt cache [--json]\n\nWhat the seeding cache holds ({"items":[...],"bytes":N}).\n',
+  reload: 'dopt reload [--json]\n\nAsks the daemon to re-read its --config, as SIGHUP does (administrators only).\n',
+  demo: 'dopt demo\n\nDownloads a generated file from a local origin, with progress: a first look at dopt.\n'
 }

@@ -57,8 +57,9 @@ function stampOf (st: BigIntStats): string {
 export class SeedCache {
   readonly #components: CacheComponents
   readonly dir: string
-  readonly maxCacheSize: number
-  readonly maxCacheAge: number
+  /** Both may change while the node runs (a daemon's reload); the next eviction applies them. */
+  maxCacheSize: number
+  maxCacheAge: number
   readonly minFileSizeToCache: number
   readonly #manifests = new Map<string, Manifest>()
   /** Items by manifest CID and by content key, so serving a piece costs no database read. */

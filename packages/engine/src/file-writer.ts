@@ -77,7 +77,7 @@ export class PieceWriter {
   constructor (handle: FileHandle, path: string, direct: boolean) {
     this.#handle = handle
     // Any failure to open it leaves the buffered handle, which works.
-    this.#direct = direct ? openDirect(path, constants.O_WRONLY).catch(() => null) : Promise.resolve(null)
+    this.#direct = direct ? openDirect(path, constants.O_WRONLY | constants.O_NOFOLLOW).catch(() => null) : Promise.resolve(null)
   }
 
   async write (bytes: Uint8Array, position: number): Promise<void> {

@@ -6,6 +6,8 @@ import type { LiveContent } from './live-content.js'
 /** What a file needs from its job: the validation rules live in the job, which owns the state machine. */
 export interface FileOwner {
   validateFile(file: JobFileImpl, valid: boolean): Promise<void>
+  /** User id of the job's owner: a node running as root gives the files it writes to that user. */
+  getOwner(): number
 }
 
 /** Who stood behind a piece that came from a peer: whoever sent it, and the peers that vouched for its hash. */
@@ -39,6 +41,9 @@ export class JobFileImpl implements JobFile {
   /** Pieces from peers that the origin contradicted when they were fetched again. */
   rejectedPieces = 0
   readonly #owner: FileOwner
+
+  /** User id of the job's owner. */
+  get ownerUid (): number { return this.#owner.getOwner() }
 
   constructor (record: FileRecord, owner: FileOwner, pieces?: { done: Uint8Array, fromPeer: Uint8Array } | null) {
     this.record = record
@@ -134,7 +139,9 @@ export class JobFileImpl implements JobFile {
       bytesUploaded: p.bytesUploaded,
       isDownloadedFromPeer: this.isDownloadedFromPeer,
       validationState: this.validationState,
-      manifestCid: this.record.manifestCid
+      manifestCid: this.record.manifestCid,
+      sha256: this.record.sha256,
+      pinnedManifest: this.pinnedManifest
     }
   }
 }

@@ -1,5 +1,5 @@
 import { JOB_PRIORITIES, InvalidArgumentError, JobNotFoundError, NodeStoppedError } from '@dopt/interface'
-import type { AbortOptions, Job, JobManager, JobPriority, JobType } from '@dopt/interface'
+import type { CreateJobOptions, Job, JobManager, JobPriority, JobType } from '@dopt/interface'
 import type { OriginClient } from '@dopt/origin'
 import type { Store } from '@dopt/store'
 import { JobFileImpl } from './job-file.js'
@@ -47,6 +47,8 @@ export interface JobEngine extends JobManager {
   stats(): { peersBanned: number, piecesRejected: number }
   /** Halts every transfer, keeps every job as saved, and stops notifications. */
   stop(): Promise<void>
+  /** Changes the download limits of foreground and background jobs while the node runs (0: none). */
+  setDownloadRates(rates: { foreground?: number, background?: number }): void
 }
 
 const rank = (job: JobImpl): number => JOB_PRIORITIES.indexOf(job.record.priority)
@@ -83,6 +85,11 @@ class JobEngineImpl implements JobEngine, EngineContext {
     if (components.cache != null) this.cache = components.cache
   }
 
+  setDownloadRates (rates: { foreground?: number, background?: number }): void {
+    if (rates.foreground !== undefined) this.#foreground.rate = rates.foreground
+    if (rates.background !== undefined) this.#background.rate = rates.background
+  }
+
   bannedPeers (): Ban[] {
     return this.peers?.bans.list() ?? []
   }
@@ -111,12 +118,14 @@ class JobEngineImpl implements JobEngine, EngineContext {
     this.reschedule()
   }
 
-  async createJob (displayName: string, type: JobType = 'download', options: AbortOptions = {}): Promise<Job> {
+  async createJob (displayName: string, type: JobType = 'download', options: CreateJobOptions = {}): Promise<Job> {
     checkNotAborted(options, 'createJob')
     this.#assertRunning()
     checkDisplayName(displayName)
     if (type !== 'download') throw new InvalidArgumentError(`job type must be "download", not "${String(type)}"`)
-    const job = JobImpl.create(this, displayName, type, this.#seq++)
+    const owner = options.owner
+    if (owner !== undefined && (!Number.isInteger(owner) || owner < 0 || owner > 0xffffffff)) throw new InvalidArgumentError(`a job's owner is a user id, not ${String(owner)}`)
+    const job = JobImpl.create(this, displayName, type, this.#seq++, owner)
     await this.store.putJob(job.record)
     this.#jobs.set(job.id, job)
     return job

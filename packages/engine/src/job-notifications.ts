@@ -4,6 +4,8 @@ import type { JobRecord } from '@dopt/store'
 import type { EngineContext } from './context.js'
 import type { JobEvents } from './job-events.js'
 import type { JobFileImpl } from './job-file.js'
+import { runNotifyCommand } from './notify-command.js'
+import type { NotifyEvent } from './notify-command.js'
 
 /** What the notifications need of their job. */
 export interface NotifiedJob extends Job {
@@ -61,8 +63,27 @@ export class JobNotifications {
   }
 
   #wants (flag: number): boolean {
+    return this.#callbacks != null && this.#flagged(flag)
+  }
+
+  #flagged (flag: number): boolean {
     const flags = this.#job.record.notifyFlags
-    return this.#callbacks != null && (flags & NotifyFlags.Disable) === 0 && (flags & flag) !== 0
+    return (flags & NotifyFlags.Disable) === 0 && (flags & flag) !== 0
+  }
+
+  /**
+   * Runs the job's notify command line, if it has one (BITS: when no callback is registered, or after the callback
+   * failed). Resolves true if one was set, whether or not it could start; one that could not is said as a notice.
+   */
+  async #command (event: NotifyEvent): Promise<boolean> {
+    const cmdLine = this.#job.record.notifyCmdLine
+    if (cmdLine == null) return false
+    try {
+      await runNotifyCommand(cmdLine, { id: this.#job.id, owner: this.#job.getOwner() }, event)
+    } catch (err) {
+      this.#events.emit('notice', { code: 'NOTIFY_COMMAND_FAILED', message: `the notify command ${cmdLine[0] ?? ''} of job ${this.#job.id} could not start: ${(err as Error).message}` })
+    }
+    return true
   }
 
   #notify (flag: number, call: (cb: JobNotifyInterface) => Promise<void>): void {
@@ -72,8 +93,18 @@ export class JobNotifications {
   }
 
   jobError (): void {
-    const error = this.#job.record.error
-    if (error != null) this.#notify(NotifyFlags.JobError, async cb => { await cb.jobError?.(this.#job, error) })
+    const record = this.#job.record
+    const error = record.error
+    if (error == null || !this.#flagged(NotifyFlags.JobError) || record.errorNotified === true) return
+    const cb = this.#callbacks
+    void (async () => {
+      const failed = cb?.jobError == null || (await this.#ctx.notifier.run(async () => { await cb.jobError?.(this.#job, error) })) !== undefined
+      // The command line only where no callback took the news (BITS), once per error, a restart included.
+      if (failed && record.state === 'error' && record.error === error && await this.#command('error')) {
+        record.errorNotified = true
+        await this.#save()
+      }
+    })().catch(() => {})
   }
 
   /** Progress and modifications, throttled to one per `modificationInterval`, the last one always delivered. */
@@ -105,14 +136,31 @@ export class JobNotifications {
   }
 
   jobTransferred (): void {
-    if (!this.#wants(NotifyFlags.JobTransferred)) return
-    const cb = this.#callbacks!
+    if (!this.#flagged(NotifyFlags.JobTransferred)) return
+    const cb = this.#callbacks
     const record = this.#job.record
+    if (cb?.jobTransferred == null) {
+      if (record.notifyCmdLine == null || record.transferredNotified) return
+      void this.#files.then(async () => {
+        if (record.state === 'transferred' && !record.transferredNotified && await this.#command('transferred')) {
+          record.transferredNotified = true
+          await this.#save()
+        }
+      }).catch(() => {})
+      return
+    }
     void this.#files.then(async () => {
+      // Retried while it throws; with a command line, the first failure runs the command instead (BITS).
+      let commanded = false
       const ok = await this.#ctx.notifier.runUntilDone(async () => { await cb.jobTransferred?.(this.#job) },
         this.#ctx.settings.callbackRetryDelay * 1000,
-        () => record.state === 'transferred' && !record.transferredNotified)
-      if (ok && record.state === 'transferred') {
+        () => !commanded && record.state === 'transferred' && !record.transferredNotified,
+        () => { if (record.notifyCmdLine != null) commanded = true })
+      if (commanded && record.state === 'transferred' && !record.transferredNotified) {
+        await this.#command('transferred')
+        record.transferredNotified = true
+        await this.#save()
+      } else if (ok && record.state === 'transferred') {
         record.transferredNotified = true
         await this.#save()
       }

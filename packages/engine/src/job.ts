@@ -20,6 +20,7 @@ import type { FileOwner } from './job-file.js'
 import { repairFromOrigin, resetFile, transferFile } from './transfer.js'
 import { NAME_MAX, checkDescription, checkDisplayName, checkLocalPath, checkNotAborted, checkPriority, checkSeconds, checkUrl, truncateUtf8 } from './validate.js'
 import type { EngineContext } from './context.js'
+import { checkNotifyCmdLine, processUid } from './notify-command.js'
 
 const FINAL: readonly JobState[] = ['acknowledged', 'cancelled']
 
@@ -49,13 +50,14 @@ export class JobImpl implements Job, FileOwner {
     this.#notifications = new JobNotifications(this, ctx, this.#events, FINAL, async () => { await this.#save() })
   }
 
-  static create (ctx: EngineContext, displayName: string, type: JobType, seq: number): JobImpl {
+  static create (ctx: EngineContext, displayName: string, type: JobType, seq: number, owner: number = processUid()): JobImpl {
     const now = Date.now()
     return new JobImpl(ctx, {
       id: randomUUID(), displayName, description: '', type, priority: 'normal', state: 'suspended',
       notifyFlags: DEFAULT_NOTIFY_FLAGS, minimumRetryDelay: ctx.settings.minimumRetryDelay,
       noProgressTimeout: ctx.settings.noProgressTimeout, errorCount: 0, error: null, creationTime: now,
-      modificationTime: now, transferCompletionTime: null, lastProgressTime: now, transferredNotified: false, seq
+      modificationTime: now, transferCompletionTime: null, lastProgressTime: now, transferredNotified: false, seq,
+      owner, notifyCmdLine: null
     })
   }
 
@@ -72,6 +74,8 @@ export class JobImpl implements Job, FileOwner {
   getNotifyInterface (): JobNotifyInterface | null { return this.#notifications.callbacks }
   getMinimumRetryDelay (): number { return this.record.minimumRetryDelay }
   getNoProgressTimeout (): number { return this.record.noProgressTimeout }
+  getOwner (): number { return this.record.owner ?? processUid() }
+  getNotifyCmdLine (): string[] | null { return this.record.notifyCmdLine == null ? null : [...this.record.notifyCmdLine] }
   enumFiles (): JobFile[] { return [...this.files] }
 
   getTimes (): JobTimes {
@@ -100,7 +104,7 @@ export class JobImpl implements Job, FileOwner {
   toJSON (): JobInfo {
     const r = this.record
     return {
-      jobId: r.id, displayName: r.displayName, description: r.description, type: r.type, priority: r.priority,
+      jobId: r.id, owner: this.getOwner(), notifyCmdLine: this.getNotifyCmdLine(), displayName: r.displayName, description: r.description, type: r.type, priority: r.priority,
       state: r.state, notifyFlags: r.notifyFlags, errorCount: r.errorCount, minimumRetryDelay: r.minimumRetryDelay,
       noProgressTimeout: r.noProgressTimeout, creationTime: new Date(r.creationTime).toISOString(),
       modificationTime: new Date(r.modificationTime).toISOString(),
@@ -149,6 +153,12 @@ export class JobImpl implements Job, FileOwner {
     }
     this.record.notifyFlags = flags
     void this.#changed().catch(() => {})
+  }
+
+  async setNotifyCmdLine (cmdLine: string[] | null): Promise<void> {
+    this.#assertNot(FINAL, 'setNotifyCmdLine')
+    this.record.notifyCmdLine = checkNotifyCmdLine(cmdLine, this.id)
+    await this.#changed()
   }
 
   setNotifyInterface (callbacks: JobNotifyInterface | null): void {
@@ -371,6 +381,11 @@ export class JobImpl implements Job, FileOwner {
       await this.#setState('queued')
     } else if (s === 'transient-error') {
       this.#scheduleRetry()
+    } else if (s === 'transferred' && !this.record.transferredNotified) {
+      // Due before the restart: the notify command line runs now (a callback registered later is called then).
+      this.#notifications.jobTransferred()
+    } else if (s === 'error') {
+      this.#notifications.jobError()
     }
   }
 
@@ -501,6 +516,7 @@ export class JobImpl implements Job, FileOwner {
     if (previous === state) return
     this.record.state = state
     if (state !== 'transferred') this.record.transferredNotified = false
+    if (state !== 'error') this.record.errorNotified = false
     await this.#save()
     this.#events.emit('state', { state, previous })
     if (error != null) this.#events.emit('error', error)

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { open, statfs } from 'node:fs/promises'
+import { constants } from 'node:fs'
 import { dirname } from 'node:path'
 import type { FileHandle } from 'node:fs/promises'
 import { Bitfield, contentKey, encodeManifest, equalBytes, manifestCid, parseSha256Hex, pieceCount } from '@dopt/content'
@@ -10,6 +11,7 @@ import type { OriginClient, RemoteInfo } from '@dopt/origin'
 import type { Store } from '@dopt/store'
 import type { Bans } from './bans.js'
 import { syncFile } from './file-writer.js'
+import { primaryGroup, processUid } from './notify-command.js'
 import { PieceSink } from './piece-sink.js'
 import type { JobFileImpl } from './job-file.js'
 import { LiveContent } from './live-content.js'
@@ -370,12 +372,18 @@ function * missingRuns (file: JobFileImpl): Generator<PieceRun> {
   }
 }
 
+/**
+ * Opens the temporary file, never through a symbolic link: a daemon running as root writes into folders of its
+ * callers, who could otherwise point the temporary name at a file of the system. A node running as root gives the
+ * file to the job's owner, by its descriptor (no path to race).
+ */
 async function openTemporary (file: JobFileImpl): Promise<FileHandle> {
   const resume = (file.done?.count ?? 0) > 0
   try {
+    let handle: FileHandle | null = null
     if (resume) {
       try {
-        return await open(file.temporaryName, 'r+')
+        handle = await open(file.temporaryName, constants.O_RDWR | constants.O_NOFOLLOW)
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
         // The temporary file is gone: its pieces are too.
@@ -383,7 +391,15 @@ async function openTemporary (file: JobFileImpl): Promise<FileHandle> {
         file.fromPeer?.clear()
       }
     }
-    return await open(file.temporaryName, 'w+')
+    handle ??= await open(file.temporaryName, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o644)
+    const owner = file.ownerUid
+    if (processUid() === 0 && owner !== 0) {
+      await handle.chown(owner, await primaryGroup(owner) ?? owner).catch(async (err: unknown) => {
+        await handle.close()
+        throw err
+      })
+    }
+    return handle
   } catch (err) {
     throw new LocalFileError(`cannot open ${file.temporaryName}: ${(err as Error).message}`, { cause: err, context: 'local-file', path: file.temporaryName })
   }

@@ -172,11 +172,26 @@ export class ManifestUnavailableError extends DoptError {
   static override readonly code = 'MANIFEST_UNAVAILABLE'
 }
 
+/** The caller may not do this: a job of another user, an administrator's request, a command it cannot run as. */
+export class AccessDeniedError extends DoptError {
+  static override readonly code = 'ACCESS_DENIED'
+}
+
+/** No daemon answers for the data folder (none runs, or its socket is stale), or it closed the connection. */
+export class DaemonUnavailableError extends DoptError {
+  static override readonly code = 'DAEMON_UNAVAILABLE'
+}
+
+/** A daemon already runs for the data folder: a second one is refused. */
+export class DaemonRunningError extends DoptError {
+  static override readonly code = 'DAEMON_RUNNING'
+}
+
 const classes: Array<typeof DoptError> = [
   InvalidArgumentError, InvalidUrlError, InvalidPathError, InvalidStateError, JobNotFoundError, JobEmptyError,
   ValidationPendingError, ValidationFailedError, HttpStatusError, OriginUnavailableError, OriginProtocolError,
   ContentChangedError, LocalFileError, SchemaMismatchError, NodeStoppedError, AbortedError, PeerRefusedError,
-  PeerUnavailableError, ListenFailedError, ManifestUnavailableError
+  PeerUnavailableError, ListenFailedError, ManifestUnavailableError, AccessDeniedError, DaemonUnavailableError, DaemonRunningError
 ]
 const byCode = new Map<string, typeof DoptError>(classes.map(c => [c.code, c]))
 

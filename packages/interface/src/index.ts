@@ -2,13 +2,15 @@ export {
   DoptError, InvalidArgumentError, InvalidUrlError, InvalidPathError, InvalidStateError, JobNotFoundError,
   JobEmptyError, ValidationPendingError, ValidationFailedError, HttpStatusError, OriginUnavailableError,
   OriginProtocolError, ContentChangedError, LocalFileError, SchemaMismatchError, NodeStoppedError, AbortedError,
-  PeerRefusedError, PeerUnavailableError, ListenFailedError, ManifestUnavailableError, toErrorInfo, errorFromInfo
+  PeerRefusedError, PeerUnavailableError, ListenFailedError, ManifestUnavailableError, AccessDeniedError,
+  DaemonUnavailableError, DaemonRunningError, toErrorInfo, errorFromInfo
 } from './errors.js'
 export type { ErrorContext, ErrorInfo, DoptErrorOptions } from './errors.js'
 export { JOB_STATES, JOB_PRIORITIES, NotifyFlags, DEFAULT_NOTIFY_FLAGS } from './job.js'
 export type {
   JobState, JobType, JobPriority, JobProgress, FileProgress, JobTimes, ValidationState, AbortOptions,
-  AddFileOptions, JobFile, JobNotifyInterface, JobEventMap, JobEvent, Job, FileInfo, JobInfo, JobManager
+  AddFileOptions, JobFile, JobNotifyInterface, JobEventMap, JobEvent, Job, FileInfo, JobInfo, JobManager,
+  CreateJobOptions
 } from './job.js'
 export { makeDirectory } from './make-directory.js'
 export { formatBytes, parseRate, parseSize } from './units.js'

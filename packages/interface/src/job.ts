@@ -163,9 +163,10 @@ export interface JobEventMap {
   error: { error: ErrorInfo, transient: boolean }
   /**
    * Something the application should know that is not an error, said once per file: e.g. `ORIGIN_ONLY` (no
-   * end-to-end check, so nothing was taken from peers, and what to pass to share safely).
+   * end-to-end check, so nothing was taken from peers, and what to pass to share safely), with the file it is about;
+   * `NOTIFY_COMMAND_FAILED` (the job's notify command line could not be started), without one.
    */
-  notice: { code: string, message: string, file: JobFile }
+  notice: { code: string, message: string, file?: JobFile }
 }
 
 export type JobEvent = { [K in keyof JobEventMap]: { type: K, jobId: string } & JobEventMap[K] }[keyof JobEventMap]
@@ -200,6 +201,16 @@ export interface Job {
   setNotifyFlags(flags: number): void
   getNotifyInterface(): JobNotifyInterface | null
   setNotifyInterface(callbacks: JobNotifyInterface | null): void
+  /**
+   * The program run when the job is transferred or enters `error` (with those notify flags), as BITS'
+   * `SetNotifyCmdLine`: instead of a callback when none is registered, or after one threw. `[program, ...args]`,
+   * the program an absolute path (no shell, no PATH lookup); `{jobId}` and `{event}` in the arguments are replaced.
+   * It runs as the job's owner, with `DOPT_JOB_ID` and `DOPT_JOB_EVENT` in its environment. `null` removes it.
+   */
+  getNotifyCmdLine(): string[] | null
+  setNotifyCmdLine(cmdLine: string[] | null): Promise<void>
+  /** User id of the job's owner: the user who created it (BITS' `GetOwner`). */
+  getOwner(): number
   /** Seconds to wait before retrying after a transient error. @default 600 */
   getMinimumRetryDelay(): number
   setMinimumRetryDelay(seconds: number): Promise<void>
@@ -233,10 +244,18 @@ export interface FileInfo {
   validationState: ValidationState
   /** CID of the file's manifest (pinned, from peers, or built from its pieces); null until known. */
   manifestCid: string | null
+  /** The expected SHA-256 given to `addFile`, or null. */
+  sha256: string | null
+  /** The manifest CID pinned at `addFile`, or null. */
+  pinnedManifest: string | null
 }
 
 export interface JobInfo extends JobProgress {
   jobId: string
+  /** User id of the job's owner (see `Job.getOwner`). */
+  owner: number
+  /** The program run on transfer or error (see `Job.setNotifyCmdLine`), or null. */
+  notifyCmdLine: string[] | null
   displayName: string
   description: string
   type: JobType
@@ -253,10 +272,18 @@ export interface JobInfo extends JobProgress {
   error: ErrorInfo | null
 }
 
+export interface CreateJobOptions extends AbortOptions {
+  /**
+   * User id that owns the job. A daemon sets it to the caller's; an embedded node leaves it out: the process's
+   * user. @default process.getuid()
+   */
+  owner?: number
+}
+
 /** The job manager (BITS' `IBackgroundCopyManager`). */
 export interface JobManager {
   /** Creates a job in state `suspended`. The name is required, at most 256 characters. */
-  createJob(displayName: string, type?: JobType, options?: AbortOptions): Promise<Job>
+  createJob(displayName: string, type?: JobType, options?: CreateJobOptions): Promise<Job>
   /** Fails with `JOB_NOT_FOUND`. */
   getJob(id: string): Promise<Job>
   /** Every job that is not acknowledged or cancelled. */

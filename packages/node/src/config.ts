@@ -55,8 +55,13 @@ export interface NodeConfig extends EngineInit {
   protocolVersions?: Array<'1.0.0' | '1.1.0'>
 }
 
-/** The default data folder: `$XDG_DATA_HOME/dopt`, else `~/.local/share/dopt`. */
+/**
+ * The default data folder: `$DOPT_DATA_DIR` (a machine's daemon, e.g. /var/lib/dopt, for every user's commands),
+ * else `$XDG_DATA_HOME/dopt`, else `~/.local/share/dopt`.
+ */
 export function defaultDataDir (env: NodeJS.ProcessEnv = process.env): string {
+  const own = env.DOPT_DATA_DIR
+  if (own != null && own !== '') return own
   const xdg = env.XDG_DATA_HOME
   return xdg != null && xdg !== '' ? join(xdg, 'dopt') : join(homedir(), '.local', 'share', 'dopt')
 }

@@ -1,5 +1,10 @@
 export { createNode, nodeIdentity } from './node.js'
-export type { DoptNode, NodeStats } from './node.js'
+export { openNode } from './open.js'
+export type { JobService, OpenOptions } from './open.js'
+export { connectDaemon, serveControl, socketPath, RemoteJob, RequestError } from '@dopt/control'
+export type { DaemonClient, DaemonInfo, DaemonJobManager, ConnectOptions, ControlServer, ControlServerInit, ControlledNode } from '@dopt/control'
+export { RUNTIME_SETTINGS } from './node.js'
+export type { DoptNode, NodeStats, Reconfigured } from './node.js'
 export { defaultDataDir, DOWNLOAD_MODES } from './config.js'
 export { MAX_DISPLAY_NAME, SIDECAR_SUFFIX, sidecarUrl } from '@dopt/engine'
 // A publisher's side: the manifest and CID of a file, made offline (`dopt manifest FILE`).
@@ -14,9 +19,11 @@ export {
   InvalidPathError, InvalidStateError, JobNotFoundError, JobEmptyError, ValidationPendingError, ValidationFailedError,
   HttpStatusError, OriginUnavailableError, OriginProtocolError, ContentChangedError, LocalFileError,
   SchemaMismatchError, NodeStoppedError, AbortedError, PeerRefusedError, PeerUnavailableError, ListenFailedError, ManifestUnavailableError,
+  AccessDeniedError, DaemonUnavailableError, DaemonRunningError,
   toErrorInfo, errorFromInfo
 } from '@dopt/interface'
 export type {
   Job, JobFile, JobManager, JobState, JobType, JobPriority, JobProgress, FileProgress, JobTimes, JobInfo, FileInfo,
-  JobNotifyInterface, JobEvent, JobEventMap, ErrorInfo, ErrorContext, AddFileOptions, ValidationState, AbortOptions
+  JobNotifyInterface, JobEvent, JobEventMap, ErrorInfo, ErrorContext, AddFileOptions, ValidationState, AbortOptions,
+  CreateJobOptions
 } from '@dopt/interface'

@@ -40,9 +40,25 @@ export interface DoptNode {
   getCacheItems(): Promise<CacheRecord[]>
   /** Peers this node takes no content from (they sent wrong content), and why. */
   getBannedPeers(): Ban[]
+  /**
+   * Applies new settings to the running node (a daemon's reload): what can change at run time changes, the rest is
+   * listed as needing a restart. Settings left out keep their values.
+   */
+  reconfigure(config: NodeConfig): Reconfigured
   /** Halts transfers (jobs are kept and resume on the next start) and closes the database. */
   stop(): Promise<void>
 }
+
+/** What `reconfigure` did. */
+export interface Reconfigured {
+  /** Settings now in force. */
+  applied: string[]
+  /** Settings that differ but take effect only when the node starts again. */
+  restartNeeded: string[]
+}
+
+/** Settings a running node takes without a restart. */
+export const RUNTIME_SETTINGS = ['foregroundDownloadRate', 'backgroundDownloadRate', 'uploadRate', 'maxCacheSize', 'maxCacheAge'] as const
 
 /**
  * Starts a node: opens the database in `dataDir`, loads the saved jobs, and resumes those that were transferring.
@@ -91,6 +107,7 @@ export async function createNode (config: NodeConfig = {}): Promise<DoptNode> {
     throw err
   }
   let stopping: Promise<void> | null = null
+  const current: NodeConfig = { ...config }
   return {
     jobs: engine,
     dataDir,
@@ -101,6 +118,29 @@ export async function createNode (config: NodeConfig = {}): Promise<DoptNode> {
     getStats: () => ({ bytesUploaded: 0, piecesUploaded: 0, ...p2p?.getStats(), ...engine.stats() }),
     getBannedPeers: () => engine.bannedPeers(),
     getCacheItems: async () => await (cache?.list() ?? Promise.resolve([])),
+    reconfigure (next: NodeConfig): Reconfigured {
+      const applied: string[] = []
+      const restartNeeded: string[] = []
+      for (const key of Object.keys(next) as Array<keyof NodeConfig>) {
+        if (JSON.stringify(next[key]) === JSON.stringify(current[key])) continue
+        if (!(RUNTIME_SETTINGS as readonly string[]).includes(key)) {
+          restartNeeded.push(key)
+          continue
+        }
+        const value = next[key] as number
+        if (key === 'foregroundDownloadRate') engine.setDownloadRates({ foreground: value })
+        else if (key === 'backgroundDownloadRate') engine.setDownloadRates({ background: value })
+        else if (key === 'uploadRate') p2p?.setUploadRate(value)
+        else if (cache != null) {
+          if (key === 'maxCacheSize') cache.maxCacheSize = value
+          else cache.maxCacheAge = value
+        }
+        Object.assign(current, { [key]: value })
+        applied.push(key)
+      }
+      if (cache != null && (applied.includes('maxCacheSize') || applied.includes('maxCacheAge'))) void cache.evict().catch(() => {})
+      return { applied, restartNeeded }
+    },
     async stop () {
       stopping ??= (async () => {
         await engine.stop()

@@ -76,11 +76,17 @@ export class FairSlots {
  * so the average rate holds for any message size (a message larger than one second's budget just waits longer).
  */
 export class RateLimiter {
-  readonly #rate: number
+  #rate: number
   #nextFree = 0
 
   constructor (bytesPerSecond: number) {
     this.#rate = bytesPerSecond
+  }
+
+  /** Bytes per second from now on (0: none); what is scheduled keeps its time. */
+  set rate (bytesPerSecond: number) {
+    this.#rate = bytesPerSecond
+    this.#nextFree = Math.min(this.#nextFree, performance.now())
   }
 
   async take (bytes: number, signal?: AbortSignal): Promise<void> {

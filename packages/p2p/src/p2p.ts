@@ -106,6 +106,10 @@ class DoptP2P implements P2P {
     return this.#node.getMultiaddrs().map(String)
   }
 
+  setUploadRate (bytesPerSecond: number): void {
+    this.#server.setUploadRate(bytesPerSecond)
+  }
+
   getStats (): UploadStats {
     return { bytesUploaded: this.#server.bytesUploaded, piecesUploaded: this.#server.piecesUploaded }
   }

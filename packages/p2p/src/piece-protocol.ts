@@ -63,6 +63,11 @@ export class PieceServer {
   bytesUploaded = 0
   piecesUploaded = 0
 
+  /** Changes the upload limit of a running server (0: none). */
+  setUploadRate (bytesPerSecond: number): void {
+    this.#rate.rate = bytesPerSecond
+  }
+
   constructor (content: ContentProvider, init: PieceServerInit) {
     this.#content = content
     this.#uploads = new FairSlots(init.maxConcurrentUploads, init.maxUploadsPerPeer ?? 4)

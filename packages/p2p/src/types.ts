@@ -105,6 +105,8 @@ export interface UploadStats {
 export interface P2P {
   /** Bytes and pieces served to peers since the node started. */
   getStats(): UploadStats
+  /** Changes the upload limit to peers, bytes per second (0: none), while the node runs. */
+  setUploadRate(bytesPerSecond: number): void
   readonly peerId: string
   /** Addresses others can dial, with /p2p/<peerId>. */
   getMultiaddrs(): string[]

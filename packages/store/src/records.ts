@@ -24,6 +24,12 @@ export interface JobRecord {
   transferredNotified: boolean
   /** Sequence number, to enumerate jobs in creation order. */
   seq: number
+  /** User id of the owner; absent in records made before owners were kept (then: the node's own user). */
+  owner?: number
+  /** `[program, ...args]` run on transfer or error (BITS' SetNotifyCmdLine); absent or null: none. */
+  notifyCmdLine?: string[] | null
+  /** True once the notify command ran for the job's current error (so a restart does not run it again). */
+  errorNotified?: boolean
 }
 
 /** A file of a job as persisted. */
