@@ -1,7 +1,7 @@
-import { createNode, connectDaemon, DaemonRunningError, defaultDataDir, LocalFileError, serveControl } from '@dopt/node'
+import { createNode, connectDaemon, DaemonRunningError, defaultDataDir, InvalidArgumentError, LocalFileError, serveControl } from '@dopt/node'
 import type { DoptNode, NodeConfig } from '@dopt/node'
 import { NODE_OPTIONS, nodeConfig } from './node-options.js'
-import { EXIT_OK, parse } from './usage.js'
+import { EXIT_OK, UsageError, parse } from './usage.js'
 
 /** The daemon listens on every interface unless told otherwise: it serves the LAN. */
 const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0']
@@ -37,16 +37,21 @@ export async function runDaemon (argv: string[]): Promise<number> {
   try {
     node = await createNode(config)
   } catch (err) {
-    if (err instanceof LocalFileError && /lock/i.test(err.message)) {
+    if (err instanceof LocalFileError && /lock|in use/i.test(err.message)) {
       throw new DaemonRunningError(`the data folder ${err.path ?? config.dataDir ?? ''} is in use by another dopt process (a daemon, or a dopt get running on its own): ${err.message}`, { cause: err, context: 'local-file' })
     }
     throw err
   }
   let reloading = Promise.resolve()
   const reload = async (): Promise<object> => {
-    const next = split(await nodeConfig(values, 'lan')).node
+    // A bad file is the caller's mistake, said with the setting it names; the settings in force stay.
+    const read = await nodeConfig(values, 'lan').catch((err: Error) => {
+      throw err instanceof UsageError ? new InvalidArgumentError(err.message) : err
+    })
+    const next = split(read).node
     next.listen ??= DEFAULT_LISTEN
     const result = node.reconfigure(next)
+    if (values.json) process.stdout.write(JSON.stringify({ event: 'reloaded', ...result }) + '\n')
     log(`reloaded ${values.config ?? '(no --config)'}: ${result.applied.length > 0 ? `changed ${result.applied.join(', ')}` : 'nothing changed'}${result.restartNeeded.length > 0 ? `; ${result.restartNeeded.join(', ')} take effect on the next start` : ''}`)
     return result
   }
@@ -62,6 +67,7 @@ export async function runDaemon (argv: string[]): Promise<number> {
   else log(`peer ${node.peerId ?? '(none, mode http)'} listening on ${ready.listen.join(' ') || '(nothing)'}; control API on ${control.path}; data in ${node.dataDir}`)
   const onHup = (): void => {
     reloading = reloading.then(async () => { await reload() }).catch((err: Error) => {
+      if (values.json) process.stdout.write(JSON.stringify({ event: 'reload-refused', error: { code: (err as { code?: string }).code ?? 'UNKNOWN', message: err.message } }) + '\n')
       log(`reload refused, the settings in force are kept: ${err.message}`)
     })
   }

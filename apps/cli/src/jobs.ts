@@ -221,18 +221,14 @@ async function monitor (argv: string[], out: NodeJS.WritableStream, err: NodeJS.
   const bar = values.json ? null : new ProgressBar(err)
   try {
     return await withClient(values['data-dir'], async client => {
-      const events = id !== undefined
-        ? (async function * () {
-            const job = await client.jobs.getJob(id)
-            for await (const e of job.events({ signal: controller.signal })) yield { ...e, job: job.toJSON() }
-          })()
-        : client.events({ signal: controller.signal, allUsers: values['all-users'] })
+      // Each job first as it is (a snapshot line), then its events: nothing falls between.
+      const events = client.events({ signal: controller.signal, allUsers: values['all-users'], snapshots: true, ...(id !== undefined ? { jobId: id } : {}) })
       if (!values.json) err.write(`dopt: monitoring ${id ?? 'every job'}; Ctrl-C stops (the jobs go on)\n`)
       for await (const event of events) {
         const { job, ...rest } = event as typeof event & { job: JobInfo }
         if (values.json) {
           out.write(JSON.stringify({ ...rest, state: job.state, bytesTotal: job.bytesTotal, bytesTransferred: job.bytesTransferred, bytesFromPeers: job.bytesFromPeers, bytesFromOrigin: job.bytesFromOrigin }) + '\n')
-        } else if (event.type === 'progress' && id !== undefined) {
+        } else if ((event.type === 'progress' || event.type === 'snapshot') && id !== undefined) {
           bar?.update(job)
         } else if (event.type !== 'progress') {
           bar?.note(`${new Date().toISOString()} ${job.jobId} ${event.type}${event.type === 'state' ? ` ${job.state}` : ''}${event.type === 'error' ? ` ${job.error?.code ?? ''}` : ''} (${formatBytes(job.bytesTransferred)} / ${job.bytesTotal >= 0 ? formatBytes(job.bytesTotal) : '?'})`)

@@ -46,13 +46,26 @@ export interface DaemonClient {
   stats(): Promise<Record<string, unknown>>
   /** Asks the daemon to re-read its configuration file (administrators). */
   reload(): Promise<Record<string, unknown>>
-  /** Every event of the caller's jobs (all users' with `allUsers`, for administrators), jobs created later included. */
-  events(options?: AbortOptions & { allUsers?: boolean }): AsyncIterableIterator<JobEvent & { job: JobInfo }>
+  /**
+   * Every event of the caller's jobs (all users' with `allUsers`, for administrators), jobs created later included;
+   * or of one job (`jobId`), ending with it. Each carries the job as it is after the event. With `snapshots`, each job
+   * comes first as it is when followed (`type: 'snapshot'`), so that nothing falls between a look and the events.
+   */
+  events(options?: EventsOptions): AsyncIterableIterator<DaemonEvent>
   /** Closes every stream and connection; the daemon and its jobs run on. */
   close(): Promise<void>
   /** The same as `close()`: a client stops like an embedded node, but the daemon goes on. */
   stop(): Promise<void>
 }
+
+export interface EventsOptions extends AbortOptions {
+  allUsers?: boolean
+  jobId?: string
+  snapshots?: boolean
+}
+
+/** A job event as the daemon sends it, with the job after it; or a job's snapshot. */
+export type DaemonEvent = (JobEvent | { type: 'snapshot', jobId: string }) & { job: JobInfo }
 
 export interface DaemonJobManager extends JobManager {
   /** Every job of every user (administrators only). */
@@ -195,10 +208,17 @@ class Client implements DaemonClient {
   async stats (): Promise<Record<string, unknown>> { return await this.#transport.call('GET', '/stats') as Record<string, unknown> }
   async reload (): Promise<Record<string, unknown>> { return await this.#transport.call('POST', '/reload', {}) as Record<string, unknown> }
 
-  async * events (options: AbortOptions & { allUsers?: boolean } = {}): AsyncIterableIterator<JobEvent & { job: JobInfo }> {
-    const stream = await this.#transport.stream(`/events${options.allUsers === true ? '?allUsers=true' : ''}`, options.signal)
-    for await (const m of stream) {
-      if (m.event !== 'snapshot') yield m.data as JobEvent & { job: JobInfo }
+  async * events (options: EventsOptions = {}): AsyncIterableIterator<DaemonEvent> {
+    const route = options.jobId !== undefined
+      ? `/jobs/${encodeURIComponent(options.jobId)}/events`
+      : `/events${options.allUsers === true ? '?allUsers=true' : ''}`
+    const stream = await this.#transport.stream(route, options.signal)
+    try {
+      for await (const m of stream) {
+        if (m.event !== 'snapshot' || options.snapshots === true) yield m.data as DaemonEvent
+      }
+    } catch (err) {
+      if (options.signal?.aborted !== true) throw err
     }
   }
 

@@ -1,7 +1,7 @@
 export { serveControl } from './server.js'
 export type { ControlServer, ControlServerInit, ControlledNode } from './server.js'
 export { connectDaemon, RemoteJob } from './client.js'
-export type { ConnectOptions, DaemonClient, DaemonInfo, DaemonJobManager } from './client.js'
+export type { ConnectOptions, DaemonClient, DaemonEvent, DaemonInfo, DaemonJobManager, EventsOptions } from './client.js'
 export { RequestError, API, MAX_BODY } from './wire.js'
 export { socketPath, authDir, SOCKET_NAME } from './paths.js'
 export { parseEventStream } from './sse.js'

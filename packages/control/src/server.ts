@@ -355,13 +355,13 @@ class Control {
     return stream
   }
 
-  /** Sends a job's events to a stream until either ends. */
-  #follow (stream: EventStream, job: Job): void {
+  /** Sends a job's events to a stream until either ends; `closeAtEnd`: the stream ends with the job. */
+  #follow (stream: EventStream, job: Job, closeAtEnd = false): void {
     const iterator = job.events()
     stream.onClose(() => { void iterator.return?.() })
     void (async () => {
       for await (const event of iterator) stream.send(event.type, wireEvent(event, job))
-    })().catch(() => {})
+    })().catch(() => {}).finally(() => { if (closeAtEnd) stream.close() })
   }
 
   async #jobEvents (c: Call): Promise<typeof STREAMING> {
@@ -369,7 +369,7 @@ class Control {
     const stream = this.#openStream(c)
     // First the job as it is, so that a client that subscribed misses nothing between its last look and now.
     stream.send('snapshot', { type: 'snapshot', jobId: job.id, job: job.toJSON() })
-    this.#follow(stream, job)
+    this.#follow(stream, job, true)
     return STREAMING
   }
 
