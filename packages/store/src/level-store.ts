@@ -69,6 +69,20 @@ export interface LevelStoreInit {
   location: string
 }
 
+/**
+ * The database's own failures (a full disk, an I/O error) are the local file system's: LOCAL_FILE, naming the
+ * folder and what the disk said, as the docs promise. dopt's own errors pass through.
+ */
+function storeError (err: unknown, location: string): unknown {
+  if (err instanceof Error && !(err instanceof NodeStoppedError) && !(err instanceof SchemaMismatchError) && !(err instanceof LocalFileError)) {
+    const cause = (err as { cause?: Error }).cause
+    const detail = [err.message, cause?.message].filter(m => m != null && m !== '').join(': ')
+    const full = /no space left|ENOSPC/i.test(detail)
+    return new LocalFileError(`the database in ${location} cannot be ${full ? 'written: the disk is full' : 'used'} (${detail})`, { cause: err, context: 'local-file', path: location })
+  }
+  return err
+}
+
 class LevelStore implements Store {
   readonly #db: Level<string, Uint8Array>
   readonly #pending = new Set<Promise<unknown>>()
@@ -88,6 +102,8 @@ class LevelStore implements Store {
     this.#pending.add(op)
     try {
       return await op
+    } catch (err) {
+      throw storeError(err, this.#db.location)
     } finally {
       this.#pending.delete(op)
     }
