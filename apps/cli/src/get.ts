@@ -4,7 +4,7 @@ import { MAX_DISPLAY_NAME, NotifyFlags, openNode } from '@dopt/node'
 import type { ErrorInfo, Job, JobFile, JobManager, JobPriority, NodeConfig } from '@dopt/node'
 import { NODE_OPTIONS, nodeConfig } from './node-options.js'
 import { ProgressBar, formatBytes } from './progress.js'
-import { EXIT_JOB_ERROR, EXIT_OK, UsageError, parse, seconds } from './usage.js'
+import { EXIT_JOB_ERROR, EXIT_OK, EXIT_USAGE, UsageError, parse, seconds } from './usage.js'
 
 export interface GetOptions {
   url: string
@@ -81,14 +81,23 @@ async function findInterrupted (jobs: JobManager, url: string, output: string): 
   return null
 }
 
-/** Runs `CMD PATH` through the shell; exit 0 means valid. */
+/** The validator could not judge the file: it did not run (exit 126 or 127 from the shell), or died of a signal. */
+class ValidatorFailedError extends Error {
+  readonly code = 'VALIDATOR_FAILED'
+}
+
+/** Runs `CMD PATH` through the shell; exit 0 means valid, another exit invalid; one that could not run throws. */
 async function validateWith (cmd: string, path: string): Promise<boolean> {
   const quoted = `'${path.replaceAll("'", "'\\''")}'`
-  return await new Promise(resolve => {
+  return await new Promise((resolve, reject) => {
     // Its output goes to our stderr: stdout carries only dopt's JSON line.
     const child = spawn(`${cmd} ${quoted}`, { shell: true, stdio: ['ignore', 2, 2] })
-    child.on('error', () => resolve(false))
-    child.on('exit', code => resolve(code === 0))
+    child.on('error', e => { reject(new ValidatorFailedError(`--validate-cmd could not start: ${e.message}`)) })
+    child.on('exit', (code, signal) => {
+      if (code === 126 || code === 127) reject(new ValidatorFailedError(`--validate-cmd "${cmd}" could not run (exit ${code}: ${code === 127 ? 'command not found' : 'not executable'})`))
+      else if (signal != null) reject(new ValidatorFailedError(`--validate-cmd "${cmd}" was killed by ${signal}`))
+      else resolve(code === 0)
+    })
   })
 }
 
@@ -139,6 +148,11 @@ export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = proces
     if (service.daemon && !opts.json) err.write(`dopt: through the daemon of ${service.dataDir}\n`)
     job = await findInterrupted(service.jobs, opts.url, opts.output)
     const file = job?.enumFiles()[0]
+    if (job != null && file != null && file.sha256 == null && opts.sha256 !== undefined && file.pinnedManifest === (opts.manifest ?? null) &&
+      !file.getProgress().completed && job.getState() !== 'error') {
+      // A rerun that adds --sha256: the whole-file check covers what the interrupted run fetched, so it is kept.
+      await file.setSha256(opts.sha256)
+    }
     const sameChecks = file != null && file.sha256 === (opts.sha256?.toLowerCase() ?? null) &&
       file.pinnedManifest === (opts.manifest ?? null)
     if (job != null && (!sameChecks || (job.getState() === 'error' && job.getError()?.code === 'VALIDATION_FAILED'))) {
@@ -164,11 +178,27 @@ export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = proces
     const theJob = job
     job.setNotifyFlags(NotifyFlags.JobTransferred | NotifyFlags.JobError | NotifyFlags.FileTransferred | NotifyFlags.JobModification)
     const validateCmd = opts.validateCmd
+    // A validator that cannot run judges nothing: the file is kept (suspended) for a rerun with a working one.
+    let validatorFailure: ValidatorFailedError | null = null
+    let onValidatorFailure = (): void => {}
+    const validatorFailed = new Promise<'validator'>(resolve => { onValidatorFailure = () => { resolve('validator') } })
     job.setNotifyInterface({
       // Only with --validate-cmd: a registered fileTransferred counts as the application checking the file, which
       // lets the node take pieces from peers on their word (docs/architecture.md, "Trust").
       ...(validateCmd !== undefined
-        ? { fileTransferred: async (_job: Job, file: JobFile) => { await file.setValidationState(await validateWith(validateCmd, file.temporaryName)) } }
+        ? {
+            fileTransferred: async (_job: Job, file: JobFile) => {
+              let valid: boolean
+              try {
+                valid = await validateWith(validateCmd, file.temporaryName)
+              } catch (e) {
+                validatorFailure = e as ValidatorFailedError
+                onValidatorFailure()
+                throw e
+              }
+              await file.setValidationState(valid)
+            }
+          }
         : {}),
       jobTransferred: async (j: Job) => { await j.complete() },
       jobModification: (j: Job) => { bar?.update(j.getProgress()) }
@@ -184,11 +214,32 @@ export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = proces
     })
     if (job.getState() === 'transferred') await job.complete()
     else await job.resume()
-    const state = await theJob.waitFor(['acknowledged', 'error', 'cancelled'])
+    const settled = await Promise.race([theJob.waitFor(['acknowledged', 'error', 'cancelled']), validatorFailed])
     bar?.update(theJob.getProgress())
     bar?.done()
+    if (settled === 'validator') {
+      await theJob.suspend()
+      theJob.setNotifyInterface(null)
+      const failure = validatorFailure as ValidatorFailedError | null
+      const message = `${failure?.message ?? '--validate-cmd failed'}; the file is kept (job ${theJob.id}, suspended): fix the command and run again to judge it`
+      const result = { ...summarize(theJob), error: { code: 'VALIDATOR_FAILED', context: 'queue-manager-notification' as const, message } }
+      if (opts.json) out.write(JSON.stringify(result) + '\n')
+      else err.write(`dopt: ${message}\n`)
+      return EXIT_USAGE
+    }
+    const state = settled
     const result = summarize(theJob)
     if (peerId != null) Object.assign(result, { peerId, listen: multiaddrs() })
+    if (state === 'error') {
+      if (theJob.getError()?.code === 'VALIDATION_FAILED') {
+        // Rejected content is of no use to a rerun (it starts over): nothing is left behind.
+        await theJob.cancel().catch(() => {})
+        if (!opts.json) err.write(`dopt: the rejected download was removed (${formatBytes(result.bytesFromOrigin + result.bytesFromPeers)} fetched)\n`)
+      } else if (!opts.json) {
+        const temp = theJob.enumFiles()[0]?.temporaryName ?? ''
+        err.write(`dopt: job ${theJob.id} is kept with ${formatBytes(result.bytesTransferred)} in ${temp}: run the same command to try again${service.daemon ? `, or dopt cancel ${theJob.id} to remove it` : ''}\n`)
+      }
+    }
     if (opts.json) out.write(JSON.stringify(result) + '\n')
     else printHuman(result, err)
     // A daemon serves what it holds for as long as its cache keeps it: no need to stay.

@@ -382,6 +382,10 @@ export class RemoteJob implements Job {
     if (FINAL.includes(this.#info.state)) this.#stopFollowing()
   }
 
+  async patchFile (index: number, body: { sha256: string }): Promise<void> {
+    await this.#call('PATCH', `/files/${index}`, body)
+  }
+
   async validateFile (index: number, valid: boolean): Promise<void> {
     await this.#call('POST', `/files/${index}/validation`, { valid })
   }
@@ -540,6 +544,10 @@ class RemoteFile implements JobFile {
 
   async setValidationState (valid: boolean): Promise<void> {
     await this.#job.validateFile(this.index, valid)
+  }
+
+  async setSha256 (sha256: string): Promise<void> {
+    await this.#job.patchFile(this.index, { sha256 })
   }
 
   toJSON (): FileInfo {

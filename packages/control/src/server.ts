@@ -155,6 +155,7 @@ class Control {
       { method: 'POST', pattern: new RegExp(`^/jobs/${id}/files$`), handler: async c => await this.#addFile(c) },
       { method: 'POST', pattern: new RegExp(`^/jobs/${id}/(resume|suspend|cancel|complete)$`), handler: async c => await this.#lifecycle(c) },
       { method: 'POST', pattern: new RegExp(`^/jobs/${id}/files/(\\d{1,6})/validation$`), handler: async c => await this.#validate(c) },
+      { method: 'PATCH', pattern: new RegExp(`^/jobs/${id}/files/(\\d{1,6})$`), handler: async c => await this.#patchFile(c) },
       { method: 'GET', pattern: new RegExp(`^/jobs/${id}/events$`), handler: async c => await this.#jobEvents(c) },
       { method: 'GET', pattern: new RegExp(`^/jobs/${id}/callbacks$`), handler: async c => await this.#callbacks(c) },
       { method: 'POST', pattern: new RegExp(`^/jobs/${id}/callbacks/([0-9a-f]{32})$`), handler: async c => await this.#answer(c) },
@@ -317,6 +318,16 @@ class Control {
     const file = job.enumFiles()[Number(c.params[1])]
     if (file == null) throw new InvalidArgumentError(`job ${job.id} has no file ${c.params[1] ?? ''}`, { jobId: job.id })
     await file.setValidationState(body.valid as boolean)
+    return job.toJSON()
+  }
+
+  async #patchFile (c: Call): Promise<JobInfo> {
+    const body = await readBody(c.req)
+    checkFields(body, { sha256: 'string' }, ['sha256'])
+    const job = await this.#job(c)
+    const file = job.enumFiles()[Number(c.params[1])]
+    if (file == null) throw new InvalidArgumentError(`job ${job.id} has no file ${c.params[1] ?? ''}`, { jobId: job.id })
+    await file.setSha256(body.sha256 as string)
     return job.toJSON()
   }
 

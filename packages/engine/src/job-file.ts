@@ -8,6 +8,7 @@ export interface FileOwner {
   validateFile(file: JobFileImpl, valid: boolean): Promise<void>
   /** User id of the job's owner: a node running as root gives the files it writes to that user. */
   getOwner(): number
+  setFileSha256(file: JobFileImpl, sha256: string): Promise<void>
 }
 
 /** Who stood behind a piece that came from a peer: whoever sent it, and the peers that vouched for its hash. */
@@ -101,6 +102,10 @@ export class JobFileImpl implements JobFile {
 
   async setValidationState (valid: boolean): Promise<void> {
     await this.#owner.validateFile(this, valid)
+  }
+
+  async setSha256 (sha256: string): Promise<void> {
+    await this.#owner.setFileSha256(this, sha256)
   }
 
   /** Bytes covered by the set bits of `bits`, the last piece being shorter. */

@@ -127,7 +127,8 @@ export class JobNotifications {
       const cb = this.#callbacks!
       const ok = await this.#ctx.notifier.runUntilDone(async () => { await cb.fileTransferred?.(this.#job, file) },
         this.#ctx.settings.callbackRetryDelay * 1000,
-        () => file.record.completed && !this.#final.includes(this.#job.record.state) && this.#callbacks === cb)
+        // Not while suspended (BITS calls no one for a suspended job); a resume notifies again.
+        () => file.record.completed && !this.#final.includes(this.#job.record.state) && this.#job.record.state !== 'suspended' && this.#callbacks === cb)
       if (ok && file.record.completed) {
         file.record.transferredNotified = true
         await this.#ctx.store.putFile(file.record)

@@ -11,6 +11,7 @@ import type {
 } from '@dopt/interface'
 import { parseCid, parseSha256Hex } from '@dopt/content'
 import type { FileRecord, JobRecord } from '@dopt/store'
+import type { RemoteInfo } from '@dopt/origin'
 import { syncDirectory } from './file-writer.js'
 import { MAX_TIMER_SECONDS } from './settings.js'
 import { JobEvents } from './job-events.js'
@@ -28,6 +29,12 @@ async function exists (path: string): Promise<boolean> {
   return await stat(path).then(() => true, () => false)
 }
 const SETTLED: readonly JobState[] = ['transferred', 'error', 'acknowledged', 'cancelled']
+
+/** Resolves when `signal` aborts (never rejects): to stop waiting on something that does not take a signal. */
+async function aborted (signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return
+  await new Promise<void>(resolve => { signal.addEventListener('abort', () => { resolve() }, { once: true }) })
+}
 
 /** A download job: its record, its files, the BITS state machine, and its notifications. */
 export class JobImpl implements Job, FileOwner {
@@ -68,7 +75,11 @@ export class JobImpl implements Job, FileOwner {
   getDescription (): string { return this.record.description }
   getPriority (): JobPriority { return this.record.priority }
   getState (): JobState { return this.record.state }
-  getError (): ErrorInfo | null { return this.record.error }
+  /** Only in `error` and `transient-error` (BITS: GetError fails elsewhere): a retried failure that then succeeded is history. */
+  getError (): ErrorInfo | null {
+    const s = this.record.state
+    return s === 'error' || s === 'transient-error' ? this.record.error : null
+  }
   getErrorCount (): number { return this.record.errorCount }
   getNotifyFlags (): number { return this.record.notifyFlags }
   getNotifyInterface (): JobNotifyInterface | null { return this.#notifications.callbacks }
@@ -109,7 +120,7 @@ export class JobImpl implements Job, FileOwner {
       noProgressTimeout: r.noProgressTimeout, creationTime: new Date(r.creationTime).toISOString(),
       modificationTime: new Date(r.modificationTime).toISOString(),
       transferCompletionTime: r.transferCompletionTime == null ? null : new Date(r.transferCompletionTime).toISOString(),
-      ...this.getProgress(), files: this.files.map(f => f.toJSON()), error: r.error
+      ...this.getProgress(), files: this.files.map(f => f.toJSON()), error: this.getError()
     }
   }
 
@@ -203,6 +214,19 @@ export class JobImpl implements Job, FileOwner {
     return file
   }
 
+  async setFileSha256 (file: JobFileImpl, sha256: string): Promise<void> {
+    this.#assertNot(['transferred', ...FINAL], 'setSha256')
+    if (parseSha256Hex(sha256) == null) throw new InvalidArgumentError(`sha256 must be 64 hex digits, not "${sha256}"`, { jobId: this.id })
+    const hex = sha256.toLowerCase()
+    if (file.record.sha256 === hex) return
+    if (file.record.sha256 != null || file.record.completed) {
+      throw new InvalidStateError(`file ${file.index} of job ${this.id} ${file.record.completed ? 'is transferred' : 'has another SHA-256'}: its digest cannot change`, { jobId: this.id })
+    }
+    file.record.sha256 = hex
+    await this.#ctx.store.putFile(file.record)
+    await this.#changed()
+  }
+
   /** The rules of `setValidationState` (see JobFile). */
   async validateFile (file: JobFileImpl, valid: boolean): Promise<void> {
     this.#assertNot(FINAL, 'setValidationState')
@@ -236,7 +260,9 @@ export class JobImpl implements Job, FileOwner {
       }
       return
     }
-    await resetFile({ file, store: this.#ctx.store, onReset: () => {} }, null)
+    // Its size is known still: the job's figures keep saying how much was fetched, and of what.
+    const known = file.record.size == null ? null : { size: file.record.size, etag: file.record.etag, lastModified: file.record.lastModified }
+    await resetFile({ file, store: this.#ctx.store, onReset: () => {} }, known as RemoteInfo | null)
     if (!fromRun) this.#abortRun()
     await this.#fail(reason)
   }
@@ -253,6 +279,8 @@ export class JobImpl implements Job, FileOwner {
     this.record.error = null
     this.record.lastProgressTime = Date.now()
     await this.#setState('queued')
+    // Files suspended while the application judged them are offered to it again.
+    for (const f of this.files) if (f.record.completed && !f.record.transferredNotified) this.#notifications.fileTransferred(f)
     this.#ctx.reschedule()
   }
 
@@ -396,7 +424,8 @@ export class JobImpl implements Job, FileOwner {
         const file = this.files.find(f => !f.record.completed)
         if (file == null) {
           // Every file is here: wait for fileTransferred callbacks, which may reject a file and send us round again.
-          await this.#notifications.filesNotified()
+          // A suspend or a stop does not wait for them: a callback that keeps failing must not hold the job.
+          await Promise.race([this.#notifications.filesNotified(), aborted(signal)])
           if (signal.aborted || this.files.some(f => !f.record.completed)) continue
           this.record.transferCompletionTime = Date.now()
           await this.#setState('transferred')

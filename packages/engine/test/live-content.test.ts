@@ -31,7 +31,7 @@ beforeEach(async () => {
     manifestCid: null, manifestPinned: false, size: data.byteLength, etag: '"1"', lastModified: null, finalUrl: null,
     acceptRanges: true, pieceSize: PIECE, completed: false, validationState: 'unset', originOnly: false, transferredNotified: false
   }
-  file = new JobFileImpl(record, { validateFile: async () => {}, getOwner: () => process.getuid?.() ?? 0 })
+  file = new JobFileImpl(record, { validateFile: async () => {}, getOwner: () => process.getuid?.() ?? 0, setFileSha256: async () => {} })
   file.hashes = new Map()
   registry = new LiveRegistry()
   live = new LiveContent({ file, contentKey: 'bkey', manifest: null, hashes: file.hashes, memory: new PieceMemory(1 << 20), directReads: false, registry })

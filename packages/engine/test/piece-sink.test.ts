@@ -34,7 +34,7 @@ async function sinkFor (data: Buffer, expected?: Uint8Array[]): Promise<{ sink: 
     manifestCid: null, manifestPinned: false, size: data.byteLength, etag: null, lastModified: null, finalUrl: null,
     acceptRanges: true, pieceSize: PIECE, completed: false, validationState: 'unset', originOnly: false, transferredNotified: false
   } satisfies FileRecord
-  const file = new JobFileImpl(record, { validateFile: async () => {}, getOwner: () => process.getuid?.() ?? 0 })
+  const file = new JobFileImpl(record, { validateFile: async () => {}, getOwner: () => process.getuid?.() ?? 0, setFileSha256: async () => {} })
   const hashes = expected ?? Array.from({ length: data.byteLength / PIECE }, (_, i) => sha256(data.subarray(i * PIECE, (i + 1) * PIECE)))
   const sink = new PieceSink({
     file, handle, store, settings: engineSettings({ piecesInFlight: 2 }), expected: hashes, hashes: new Map(), onPiece: () => {}

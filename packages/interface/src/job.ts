@@ -136,6 +136,12 @@ export interface JobFile {
    */
   setValidationState(valid: boolean): Promise<void>
   getValidationState(): ValidationState
+  /**
+   * Gives a file that has no expected SHA-256 one, before it is transferred (a rerun that adds `--sha256`): the
+   * whole-file check then covers the pieces already fetched too, which are kept. `INVALID_STATE` once the file is
+   * transferred or when it has another digest.
+   */
+  setSha256(sha256: string): Promise<void>
 }
 
 /**
