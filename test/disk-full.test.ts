@@ -38,7 +38,10 @@ describe('a data folder that fills up', () => {
       p.stdout.setEncoding('utf8').on('data', (c: string) => { out += c })
       p.stderr.setEncoding('utf8').on('data', (c: string) => { err += c })
       p.once('error', reject)
-      p.once('close', code => { code === 0 ? resolve(out) : reject(new Error(`the child failed (${String(code)}): ${err}`)) })
+      p.once('close', code => {
+        if (code === 0) resolve(out)
+        else reject(new Error(`the child failed (${String(code)}): ${err}`))
+      })
     })
     const { state, error } = JSON.parse(result.trim()) as { state: string, error: { code: string, context: string, message: string } | null }
     expect(state).toBe('error')
