@@ -356,8 +356,9 @@ async function probeTls (logger: ComponentLogger, signal: AbortSignal): Promise<
     // close() ends in sendClose, abort() in sendReset: patched, they must be the ones called.
     let closed = 0
     let reset = 0
-    if (!redirectClose(first, async () => { closed++ }, () => {}) || !redirectClose(second, async () => {}, () => { reset++ })) {
-      moved.push(tlsShape('@libp2p/tcp connection.sendClose/sendReset', `sendClose: ${describe('sendClose' in first ? first.sendClose : undefined)}, sendReset: ${describe('sendReset' in first ? first.sendReset : undefined)}`))
+    const missing = ['sendClose', 'sendReset'].filter(name => typeof Reflect.get(first, name) !== 'function')
+    if (missing.length > 0 || !redirectClose(first, async () => { closed++ }, () => {}) || !redirectClose(second, async () => {}, () => { reset++ })) {
+      for (const name of missing) moved.push(tlsShape(`@libp2p/tcp connection.${name}`, describe(Reflect.get(first, name))))
     } else {
       await first.close({ signal })
       second.abort(new Error('probe done'))
