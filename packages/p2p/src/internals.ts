@@ -338,9 +338,8 @@ async function probeTls (logger: ComponentLogger, signal: AbortSignal): Promise<
       return stream
     }
     const [first, second] = await Promise.all([dial(), dial()])
-    const problem = socketProblem(first)
-    if (problem !== undefined) return [...moved, problem]
-    const socket = nativeSocketOf(first) as Socket
+    const socket = nativeSocketOf(first)
+    if (socket === undefined) return [...moved, socketProblem(first) ?? tlsShape('@libp2p/tcp connection.socket', 'not a native socket')]
 
     // What the connection read while nobody listened is in its read buffer, for the TLS handshake to take.
     if (readBufferOf(first) === undefined) {
