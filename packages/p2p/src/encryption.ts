@@ -17,32 +17,18 @@ import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { publicKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { AbstractMessageStream, lpStream } from '@libp2p/utils'
 import { Uint8ArrayList } from 'uint8arraylist'
-import type { AbortOptions, ConnectionEncrypter, Logger, MessageStream, SecureConnectionOptions, SecuredConnection, PrivateKey, ComponentLogger, StreamMuxerFactory } from '@libp2p/interface'
+import { noiseHandshaker } from './internals.js'
+import type { NoiseHandshake } from './internals.js'
+import type { NoiseComponents } from '@chainsafe/libp2p-noise'
+import type { AbortOptions, ConnectionEncrypter, MessageStream, SecureConnectionOptions, SecuredConnection } from '@libp2p/interface'
 
 /** Largest noise message (length prefix excluded), and its payload without the 16-byte tag. */
 const MAX_MESSAGE = 65535
 const TAG = 16
 const MAX_PLAINTEXT = MAX_MESSAGE - TAG
 
-/** What noise's handshake gives: the peer's payload, and encrypt/decrypt bound to its cipher states and nonces. */
-interface NoiseHandshakeResult {
-  payload: { identityKey: Uint8Array, extensions?: { streamMuxers?: string[] } }
-  encrypt: (plaintext: Uint8Array | Uint8ArrayList) => Uint8Array | Uint8ArrayList
-  decrypt: (ciphertext: Uint8Array | Uint8ArrayList, dst?: Uint8Array) => Uint8Array | Uint8ArrayList
-}
-
-/** The parts of @chainsafe/libp2p-noise's `Noise` class we use (version 17). */
-interface NoiseInternals extends ConnectionEncrypter {
-  performHandshakeInitiator: (connection: unknown, privateKey: PrivateKey, log: Logger, remoteIdentityKey: unknown, options?: AbortOptions) => Promise<NoiseHandshakeResult>
-  performHandshakeResponder: (connection: unknown, privateKey: PrivateKey, log: Logger, remoteIdentityKey: unknown, options?: AbortOptions) => Promise<NoiseHandshakeResult>
-  getStreamMuxer: (protocols?: string[]) => StreamMuxerFactory | undefined
-}
-
-export interface EncryptionComponents {
-  privateKey: PrivateKey
-  logger: ComponentLogger
-  [key: string]: unknown
-}
+/** What libp2p gives a connection encrypter: noise's own components. */
+export type EncryptionComponents = NoiseComponents
 
 const uint16Encode = (value: number): Uint8Array => Uint8Array.of(value >> 8, value & 0xff)
 uint16Encode.bytes = 2
@@ -58,23 +44,22 @@ uint16Decode.bytes = 2
 export function doptNoise (): (components: EncryptionComponents) => ConnectionEncrypter {
   const factory = noise()
   return (components) => {
-    const inner = factory(components as never) as unknown as NoiseInternals
-    if (typeof inner.performHandshakeInitiator !== 'function' || typeof inner.performHandshakeResponder !== 'function' ||
-      typeof inner.getStreamMuxer !== 'function') {
-      // A noise release that moved its internals: use it as it is rather than fail.
-      return inner
-    }
+    const inner = factory(components)
+    const handshaker = noiseHandshaker(inner)
+    // A noise release that moved its internals (checkInternals tells node.ts, which then uses stock noise): use it
+    // as it is rather than fail.
+    if (handshaker === undefined) return inner
     const secure = async (connection: MessageStream, outbound: boolean, options?: SecureConnectionOptions): Promise<SecuredConnection> => {
       const log = connection.log?.newScope('noise') ?? components.logger.forComponent('libp2p:noise')
       const framed = lpStream(connection, { lengthEncoder: uint16Encode, lengthDecoder: uint16Decode, maxDataLength: MAX_MESSAGE })
-      const perform = outbound ? inner.performHandshakeInitiator : inner.performHandshakeResponder
-      const handshake = await perform.call(inner, framed, components.privateKey, log, options?.remotePeer?.publicKey, options)
+      const perform = outbound ? handshaker.initiate : handshaker.respond
+      const handshake = await perform(framed, components.privateKey, log, options?.remotePeer?.publicKey, options)
       return {
         connection: new EncryptedStream(framed.unwrap(), handshake),
         remoteExtensions: handshake.payload.extensions,
         remotePeer: peerIdFromPublicKey(publicKeyFromProtobuf(handshake.payload.identityKey)),
-        streamMuxer: options?.skipStreamMuxerNegotiation === true ? undefined : inner.getStreamMuxer(handshake.payload.extensions?.streamMuxers)
-      } as unknown as SecuredConnection
+        streamMuxer: options?.skipStreamMuxerNegotiation === true ? undefined : handshaker.streamMuxer(handshake.payload.extensions?.streamMuxers)
+      }
     }
     return {
       protocol: inner.protocol,
@@ -82,16 +67,16 @@ export function doptNoise (): (components: EncryptionComponents) => ConnectionEn
       [serviceCapabilities]: ['@libp2p/connection-encryption', '@chainsafe/libp2p-noise'],
       secureOutbound: async (connection: MessageStream, options?: SecureConnectionOptions) => secure(connection, true, options),
       secureInbound: async (connection: MessageStream, options?: SecureConnectionOptions) => secure(connection, false, options)
-    } as unknown as ConnectionEncrypter
+    }
   }
 }
 
 class EncryptedStream extends AbstractMessageStream {
   readonly #stream: MessageStream
-  readonly #handshake: NoiseHandshakeResult
+  readonly #handshake: NoiseHandshake
   readonly #pending = new Uint8ArrayList()
 
-  constructor (stream: MessageStream, handshake: NoiseHandshakeResult) {
+  constructor (stream: MessageStream, handshake: NoiseHandshake) {
     super({
       log: stream.log,
       inactivityTimeout: stream.inactivityTimeout,

@@ -8,24 +8,13 @@
 // frames on the wire are unchanged (only fewer), so dopt nodes talk to any yamux peer either way.
 //
 // The policy is applied per stream, to the muxer's own stream objects; if a yamux release moves the internals it
-// relies on, streams keep yamux's own policy.
+// relies on (internals.ts), streams keep yamux's own policy.
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { StreamState } from '@chainsafe/libp2p-yamux/stream'
+import { onYamuxStream } from './internals.js'
+import type { YamuxStreamWindow } from './internals.js'
 import type { YamuxMuxerInit } from '@chainsafe/libp2p-yamux'
 import type { StreamMuxer, StreamMuxerFactory } from '@libp2p/interface'
-
-/** The fields of @chainsafe/libp2p-yamux's `YamuxStream` the policy reads (version 8). */
-interface YamuxStreamInternals {
-  state: StreamState
-  recvWindow: number
-  recvWindowCapacity: number
-  sendWindowUpdate: () => void
-}
-
-/** The muxer method that makes every stream, inbound and outbound (version 8). */
-interface YamuxMuxerInternals {
-  _newStream: (...args: unknown[]) => YamuxStreamInternals
-}
 
 /** yamux, sending window updates at half-window (see the file comment). Drop-in for `yamux()` in `streamMuxers`. */
 export function doptYamux (init: YamuxMuxerInit = {}): () => StreamMuxerFactory {
@@ -40,21 +29,14 @@ export function doptYamux (init: YamuxMuxerInit = {}): () => StreamMuxerFactory 
 
 /** Makes every stream `muxer` creates from now on send window updates at half-window. Returns `muxer`. */
 export function halfWindowUpdates<M extends StreamMuxer> (muxer: M): M {
-  const internals = muxer as unknown as Partial<YamuxMuxerInternals>
-  const newStream = internals._newStream
-  if (typeof newStream !== 'function') return muxer
-  internals._newStream = function (this: unknown, ...args: unknown[]) {
-    const stream = newStream.apply(this, args)
+  onYamuxStream(muxer, (stream) => {
     const yamuxUpdate = stream.sendWindowUpdate
-    if (typeof yamuxUpdate === 'function' && typeof stream.recvWindow === 'number' && typeof stream.recvWindowCapacity === 'number') {
-      stream.sendWindowUpdate = function (this: YamuxStreamInternals): void {
-        // Yamux's own call decides everything else: the flags of a stream being opened or accepted, a paused
-        // stream, growing the window. It is only skipped while more than half of the window is still open.
-        if (this.state === StreamState.Established && this.recvWindow - this.recvWindowCapacity < this.recvWindow / 2) return
-        yamuxUpdate.call(this)
-      }
+    stream.sendWindowUpdate = function (this: YamuxStreamWindow): void {
+      // Yamux's own call decides everything else: the flags of a stream being opened or accepted, a paused
+      // stream, growing the window. It is only skipped while more than half of the window is still open.
+      if (this.state === StreamState.Established && this.recvWindow - this.recvWindowCapacity < this.recvWindow / 2) return
+      yamuxUpdate.call(this)
     }
-    return stream
-  }
+  })
   return muxer
 }

@@ -1,17 +1,25 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { defaultLogger } from '@libp2p/logger'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { InvalidArgumentError, ListenFailedError } from '@dopt/interface'
 import { doptNoise } from './encryption.js'
+import { checkInternals, checkNode, describeMoved, stopAddressManagerTimer } from './internals.js'
 import { doptYamux } from './muxer.js'
 import { doptTls } from './tls.js'
 import type { Identify } from '@libp2p/identify'
 import type { KadDHT } from '@libp2p/kad-dht'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { EncryptionComponents } from './encryption.js'
+import type { InternalsReport } from './internals.js'
+import type { TlsComponents } from './tls.js'
+import type { ComponentLogger, ConnectionEncrypter, Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
+import type { ServiceFactoryMap } from 'libp2p'
 
 export interface NodeServices extends Record<string, unknown> {
   identify: Identify
@@ -27,6 +35,8 @@ export interface NodeConfig {
   groupId: string
   psk?: Uint8Array
   dht: boolean
+  /** libp2p's component logger, which the node's log lines go to. @default libp2p's (DEBUG=libp2p:*,dopt:*) */
+  logger?: ComponentLogger
 }
 
 /** Group ids name protocols and an mDNS service label, so they are kept to characters safe in both. */
@@ -64,7 +74,11 @@ export function toSwarmKey (psk: Uint8Array): Uint8Array {
  */
 export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
   const { groupId } = config
-  const services: Record<string, unknown> = {
+  const logger = config.logger ?? defaultLogger()
+  // The fast paths reach into libp2p's packages (internals.ts): each is used only if the shapes it relies on are
+  // where it expects them, so that an update of those packages makes a node slower, never unable to connect.
+  const internals = await checkInternals({ logger })
+  const services: ServiceFactoryMap<NodeServices> = {
     identify: identify(),
     ping: ping()
   }
@@ -84,18 +98,16 @@ export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
   try {
     node = await createLibp2p({
       privateKey: config.privateKey,
+      logger,
       addresses: { listen: config.listen },
       transports: [tcp()],
-      // TLS natively on the socket first (tls.ts: the bulk path's encryption runs in C++), noise for peers without
-      // it. A pre-shared key puts libp2p's protector between TCP and the encrypter, so there is no native socket to
-      // hand to TLS: noise alone then.
-      connectionEncrypters: config.psk === undefined ? [doptTls(), doptNoise()] : [doptNoise()],
+      connectionEncrypters: encrypters(config, internals),
       // yamux with window updates at half-window (muxer.ts). Its default windows otherwise: larger windows (4-64 MiB)
       // and messages measured no faster here (benchmarks/peer, STACK-NOTES), and the piece protocol never pauses a
       // stream, so the read-buffer limit is not at risk.
-      streamMuxers: [doptYamux()],
+      streamMuxers: [internals.yamux ? doptYamux() : yamux()],
       ...(config.psk !== undefined ? { connectionProtector: preSharedKey({ psk: toSwarmKey(config.psk) }) } : {}),
-      services: services as never
+      services
     })
   } catch (err) {
     // A listen address that is not this machine's, or taken: say which, with a code, instead of libp2p's trace.
@@ -103,7 +115,19 @@ export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
     const reasons = (err as Error).message.split('\n').map(l => l.trim()).filter(l => l.startsWith('/'))
     throw new ListenFailedError(`cannot listen on ${reasons.length > 0 ? reasons.join('; ') : config.listen.join(', ')}`, { cause: err, context: 'general-transport' })
   }
-  return node as unknown as DoptLibp2p
+  const moved = [...internals.moved, ...checkNode(node)]
+  if (moved.length > 0) node.logger.forComponent('dopt:p2p:internals').error(describeMoved(moved))
+  return node
+}
+
+/**
+ * TLS natively on the socket first (tls.ts: the bulk path's encryption runs in C++), noise for peers without it. A
+ * pre-shared key puts libp2p's protector between TCP and the encrypter, so there is no native socket to hand to
+ * TLS: noise alone then, as when the shapes TLS relies on moved.
+ */
+function encrypters (config: NodeConfig, internals: InternalsReport): Array<(components: EncryptionComponents & TlsComponents) => ConnectionEncrypter> {
+  const secure = internals.noise ? doptNoise() : noise()
+  return config.psk === undefined && internals.tls ? [doptTls(), secure] : [secure]
 }
 
 /**
@@ -113,8 +137,7 @@ export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
  */
 export async function stopNode (node: DoptLibp2p): Promise<void> {
   await node.stop()
-  const internals = node as unknown as { components?: { addressManager?: { _updatePeerStoreAddresses?: { stop?: () => void } } } }
-  internals.components?.addressManager?._updatePeerStoreAddresses?.stop?.()
+  stopAddressManagerTimer(node)
 }
 
 /** The mDNS service name of a group, so that groups do not even see each other on the LAN. */

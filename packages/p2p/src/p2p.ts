@@ -37,7 +37,8 @@ export async function createP2P (init: P2PInit, components: P2PComponents): Prom
     listen,
     groupId,
     ...(init.psk !== undefined ? { psk: init.psk } : {}),
-    dht: init.dht ?? true
+    dht: init.dht ?? true,
+    ...(init.logger !== undefined ? { logger: init.logger } : {})
   })
   try {
     const discovery = new Discovery(node, staticPeers)
@@ -326,10 +327,12 @@ class DoptP2P implements P2P {
 
   #peerInfo (id: PeerId): PeerInfo {
     const peerId = id.toString()
+    const connections = this.#node.getConnections(id)
     return {
       peerId,
-      addrs: this.#node.getConnections(id).map(c => c.remoteAddr.toString()),
-      source: this.#discovery.sourceOf(peerId)
+      addrs: connections.map(c => c.remoteAddr.toString()),
+      source: this.#discovery.sourceOf(peerId),
+      encryption: [...new Set(connections.flatMap(c => c.encryption ?? []))]
     }
   }
 

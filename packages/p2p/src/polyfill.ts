@@ -7,9 +7,8 @@ interface Resolvers<T> {
   reject: (reason?: unknown) => void
 }
 
-const P = Promise as unknown as { withResolvers?: <T>() => Resolvers<T> }
-
-if (typeof P.withResolvers !== 'function') {
+// Typed as present (lib ES2024); Node 20 has it not.
+if (typeof Reflect.get(Promise, 'withResolvers') !== 'function') {
   Object.defineProperty(Promise, 'withResolvers', {
     configurable: true,
     writable: true,

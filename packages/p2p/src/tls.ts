@@ -18,13 +18,14 @@
 // Only connections on a native TCP socket can be secured this way (our only transport). With a pre-shared key the
 // socket sits under libp2p's connection protector, so node.ts offers noise alone then.
 import { once } from 'node:events'
-import { Socket } from 'node:net'
+import type { Socket } from 'node:net'
 import { TLSSocket, connect, createSecureContext } from 'node:tls'
 import type { SecureContext } from 'node:tls'
 import { InvalidCryptoExchangeError, TimeoutError, serviceCapabilities } from '@libp2p/interface'
 import { AbstractMessageStream } from '@libp2p/utils'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { createCertificate, verifyCertificate } from './certificate.js'
+import { nativeSocketOf, onTlsError, redirectClose, takeUnread } from './internals.js'
 import type { AbortOptions, ComponentLogger, ConnectionEncrypter, MessageStream, PrivateKey, SecureConnectionOptions, SecuredConnection, StreamMuxerFactory } from '@libp2p/interface'
 
 export const TLS_PROTOCOL = '/tls/1.0.0'
@@ -50,8 +51,8 @@ export function doptTls (): (components: TlsComponents) => ConnectionEncrypter {
     // The specification allows one certificate for many connections: made once, on first use, with its context.
     let context: Promise<SecureContext> | undefined
     const secure = async (connection: MessageStream, isServer: boolean, options?: SecureConnectionOptions): Promise<SecuredConnection> => {
-      const raw = (connection as unknown as { socket?: unknown }).socket
-      if (!(raw instanceof Socket) || (raw as unknown as { _handle?: unknown })._handle == null) {
+      const raw = nativeSocketOf(connection)
+      if (raw === undefined) {
         const err = new InvalidCryptoExchangeError('tls: this connection has no native TCP socket to secure')
         connection.abort(err)
         throw err
@@ -103,7 +104,7 @@ export function doptTls (): (components: TlsComponents) => ConnectionEncrypter {
         }
         const secured = new TlsStream(connection, raw, socket)
         socket.off('error', onError)
-        return { remotePeer, connection: secured, streamMuxer } as unknown as SecuredConnection
+        return { remotePeer, connection: secured, streamMuxer }
       } catch (err) {
         socket?.destroy()
         connection.abort(err as Error)
@@ -118,7 +119,7 @@ export function doptTls (): (components: TlsComponents) => ConnectionEncrypter {
       [serviceCapabilities]: ['@libp2p/connection-encryption'],
       secureOutbound: async (connection: MessageStream, options?: SecureConnectionOptions) => secure(connection, false, options),
       secureInbound: async (connection: MessageStream, options?: SecureConnectionOptions) => secure(connection, true, options)
-    } as unknown as ConnectionEncrypter
+    }
   }
 }
 
@@ -131,11 +132,7 @@ function detach (connection: MessageStream, raw: Socket): Buffer | undefined {
   raw.removeAllListeners('data')
   raw.pause()
   raw.setTimeout(0)
-  const buffered = (connection as unknown as { readBuffer?: Uint8ArrayList }).readBuffer
-  if (buffered === undefined || buffered.byteLength === 0) return undefined
-  const unread = Buffer.from(buffered.subarray())
-  buffered.consume(buffered.byteLength)
-  return unread
+  return takeUnread(connection)
 }
 
 /**
@@ -153,10 +150,9 @@ function wrap (connection: MessageStream, raw: Socket, unread: Buffer | undefine
   // No servername: the specification forbids SNI from clients of this version of the handshake.
   const socket = isServer ? new TLSSocket(raw, { ...common, isServer: true, requestCert: true }) : connect({ ...common, socket: raw })
   if (isServer) {
-    // A server-side TLSSocket made outside a tls.Server never has "control released": node:tls then reports its TLS
-    // errors (a record that fails its authentication, say) only as the internal '_tlsError' event, never 'error',
-    // and the connection would stay open until its next write failed. Make them errors.
-    socket.on('_tlsError', (err: Error) => { socket.destroy(err) })
+    // node:tls reports a server-side TLSSocket's record errors only internally (internals.ts): without this the
+    // connection would stay open until its next write failed. Make them errors.
+    onTlsError(socket, (err: Error) => { socket.destroy(err) })
   }
   // Like @libp2p/tcp: the connection's inactivity timeout (0: none), two minutes when it has none.
   const timeout = Number.isFinite(connection.inactivityTimeout) ? connection.inactivityTimeout : DEFAULT_INACTIVITY_MS
@@ -179,9 +175,8 @@ class TlsStream extends AbstractMessageStream {
     super({ log: tcp.log, inactivityTimeout: tcp.inactivityTimeout, maxReadBufferLength: tcp.maxReadBufferLength, direction: tcp.direction })
     this.#socket = socket
     this.#raw = raw
-    const connection = tcp as unknown as { sendClose?: unknown, sendReset?: unknown }
-    if (typeof connection.sendClose === 'function') connection.sendClose = async (options?: AbortOptions) => { await this.#end(options) }
-    if (typeof connection.sendReset === 'function') connection.sendReset = () => { this.#destroy() }
+    // checkInternals made sure at start-up that this works on @libp2p/tcp's connections (TLS is left out if not).
+    redirectClose(tcp, async (options?: AbortOptions) => { await this.#end(options) }, () => { this.#destroy() })
     // node:tls hands over at most 16 KiB (one record) per 'data' event, several per socket read. They go up to the
     // muxer together, once per turn of the event loop: a quarter of the events through the layers above.
     socket.on('data', (chunk: Buffer) => {

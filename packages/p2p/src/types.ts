@@ -1,5 +1,6 @@
 import type { AbortOptions, ContentEntry } from '@dopt/interface'
 import type { ProtocolVersion } from './codec.js'
+import type { ComponentLogger } from '@libp2p/interface'
 
 /** How a peer was found: by mDNS, through the DHT, given in `peers`, or it dialed this node first (`inbound`). */
 export type PeerSourceKind = 'mdns' | 'dht' | 'static' | 'inbound'
@@ -8,6 +9,11 @@ export interface PeerInfo {
   peerId: string
   addrs: string[]
   source: PeerSourceKind
+  /**
+   * The connection encryption of each connection to the peer: `/tls/1.0.0` (node:tls on the socket, the fast
+   * path) or `/noise` (peers without TLS, and every peer when a pre-shared key is set or the TLS fast path is off).
+   */
+  encryption: string[]
 }
 
 export type { ContentEntry, ContentProvider, ContentSubscription, PieceData, StreamingPiece } from '@dopt/interface'
@@ -48,6 +54,11 @@ export interface P2PInit {
   protocolVersions?: ProtocolVersion[]
   /** Upload limit in bytes per second; 0 for none. @default 0 */
   uploadRate?: number
+  /**
+   * libp2p's component logger, which the node logs to; among its lines, once at start, any fast path it left out
+   * because the libp2p internals it relies on moved (`dopt:p2p:internals`). @default libp2p's debug logger
+   */
+  logger?: ComponentLogger
 }
 
 export interface FetchOptions extends AbortOptions {
