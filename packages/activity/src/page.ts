@@ -10,6 +10,7 @@ export const PAGE_HTML = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>dopt activity</title>
 <link rel="stylesheet" href="/activity.css">
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <script src="/activity.js" defer></script>
 </head>
 <body>
@@ -53,6 +54,9 @@ export const PAGE_HTML = `<!doctype html>
 </body>
 </html>
 `
+
+/** Two bars in the page's colours: peers and origin. */
+export const FAVICON_SVG = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect x="1" y="5" width="6" height="10" fill="#e76f51"/><rect x="9" y="1" width="6" height="14" fill="#2a9d8f"/></svg>'
 
 export const PAGE_CSS = `
 :root { --peers: #2a9d8f; --origin: #e76f51; --upload: #264653; --fg: #1d2528; --muted: #66767c; --line: #dde3e6; }

@@ -6,7 +6,7 @@ import type { DoptNode } from '@dopt/node'
 import { isLoopback } from './address.js'
 import { ActivityOptionError, NotLoopbackError } from './errors.js'
 import { ActivityMetrics } from './metrics.js'
-import { PAGE_CSS, PAGE_HTML } from './page.js'
+import { FAVICON_SVG, PAGE_CSS, PAGE_HTML } from './page.js'
 import { PAGE_SCRIPT } from './page-script.js'
 import { SseHub, format } from './sse.js'
 import { DEFAULT_MAX_LISTED, readSnapshot } from './snapshot.js'
@@ -114,6 +114,7 @@ export async function startActivityServer (node: DoptNode, init: ActivityServerI
         case '/': return send(res, 200, 'text/html; charset=utf-8', PAGE_HTML)
         case '/activity.js': return send(res, 200, 'text/javascript; charset=utf-8', PAGE_SCRIPT)
         case '/activity.css': return send(res, 200, 'text/css; charset=utf-8', PAGE_CSS)
+        case '/favicon.svg': return send(res, 200, 'image/svg+xml', FAVICON_SVG)
         case '/metrics': return send(res, 200, metrics.contentType, await metrics.render(await readSnapshot(node, maxListed)))
         case '/snapshot': return send(res, 200, 'application/json', JSON.stringify(await sampler.current()))
         case '/events': {
