@@ -7,8 +7,9 @@ import type { ActivitySample, ActivitySnapshot, JobActivity } from './snapshot.j
  */
 function activityPage (): void {
   const SVG = 'http://www.w3.org/2000/svg'
-  /** The chart's window, in milliseconds. */
+  /** The chart's longest window, in milliseconds; it starts at a minute and grows with the history to this. */
   const WINDOW = 5 * 60_000
+  const MIN_WINDOW = 60_000
   const W = 900
   const H = 240
   const PAD = { left: 64, right: 8, top: 8, bottom: 22 }
@@ -40,12 +41,17 @@ function activityPage (): void {
     e.textContent = text
   }
 
-  /** Bytes per second between consecutive samples, for each source. */
+  /**
+   * Bytes per second at each sample, over the 2 s before it: pieces arrive a MiB at a time, so the rate between
+   * two samples a fifth of a second apart jumps between nothing and a lot.
+   */
   function rates (list: ActivitySample[]): Array<{ time: number, peers: number, origin: number, upload: number }> {
     const out = []
+    let j = 0
     for (let i = 1; i < list.length; i++) {
-      const a = list[i - 1]!
       const b = list[i]!
+      while (j < i - 1 && list[j + 1]!.time <= b.time - 2000) j++
+      const a = list[j]!
       const dt = (b.time - a.time) / 1000
       if (dt <= 0) continue
       out.push({
@@ -61,13 +67,15 @@ function activityPage (): void {
   function drawChart (now: number): void {
     const chart = $('chart')
     chart.replaceChildren()
-    const points = rates(samples.filter(s => s.time >= now - WINDOW - 5000))
+    const span = Math.min(WINDOW, Math.max(MIN_WINDOW, now - (samples[0]?.time ?? now)))
+    const points = rates(samples.filter(s => s.time >= now - span - 5000))
     let top = 1024
     for (const p of points) top = Math.max(top, p.peers + p.origin, p.upload)
-    // A round top (1, 2 or 5 times a power of ten) reads better than the raw maximum.
-    const step = Math.pow(10, Math.floor(Math.log10(top)))
-    top = [1, 2, 5, 10].map(m => m * step).find(v => v >= top) ?? top
-    const x = (t: number): number => PAD.left + (W - PAD.left - PAD.right) * Math.min(1, Math.max(0, 1 - (now - t) / WINDOW))
+    // A round top (1, 2 or 5 times a power of ten, in the unit the labels use) reads better than the raw maximum.
+    const unit = Math.pow(1024, Math.floor(Math.log(top) / Math.log(1024)))
+    const step = Math.pow(10, Math.floor(Math.log10(top / unit)))
+    top = unit * ([1, 2, 4, 5, 10].map(m => m * step).find(v => v * unit >= top) ?? top / unit)
+    const x = (t: number): number => PAD.left + (W - PAD.left - PAD.right) * Math.min(1, Math.max(0, 1 - (now - t) / span))
     const y = (v: number): number => H - PAD.bottom - (H - PAD.top - PAD.bottom) * (v / top)
     for (let i = 0; i <= 4; i++) {
       const v = (top * i) / 4
@@ -76,9 +84,10 @@ function activityPage (): void {
       label.textContent = rate(v)
       chart.append(label)
     }
-    for (let m = 0; m <= 5; m++) {
-      const label = svg('text', { x: x(now - m * 60_000), y: H - 6, 'text-anchor': m === 0 ? 'end' : 'middle' })
-      label.textContent = m === 0 ? 'now' : `-${m} min`
+    const tick = [10_000, 30_000, 60_000].find(t => span / t <= 6) ?? 60_000
+    for (let ago = 0; ago <= span; ago += tick) {
+      const label = svg('text', { x: x(now - ago), y: H - 6, 'text-anchor': ago === 0 ? 'end' : 'middle' })
+      label.textContent = ago === 0 ? 'now' : ago % 60_000 === 0 ? `-${ago / 60_000} min` : `-${ago / 1000} s`
       chart.append(label)
     }
     if (points.length === 0) return
@@ -155,7 +164,7 @@ function activityPage (): void {
     }))
     $('jobs-more').textContent = s.jobCount > s.jobs.length ? `and ${s.jobCount - s.jobs.length} more` : (s.jobCount === 0 ? 'no jobs' : '')
     rows('peers', s.peers.map(p => [p.peerId, p.source, p.addrs[0] ?? '']), ['mono', '', 'mono'])
-    rows('cache', s.cache.list.map(c => [c.url, bytes(c.size), bytes(c.bytesServed)]), ['', 'num', 'num'])
+    rows('cache', s.cache.list.map(c => [c.url.replace(/[?#].*$/, '').split('/').pop() || c.url, bytes(c.size), bytes(c.bytesServed)]), ['', 'num', 'num'])
   }
 
   const status = $('status')

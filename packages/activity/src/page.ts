@@ -94,7 +94,8 @@ td.bar svg { width: 100%; height: 12px; display: block; }
 .bar .peers { fill: var(--peers); } .bar .origin { fill: var(--origin); } .bar .rest { fill: #e9ecef; }
 .state { font-size: 12px; padding: 1px 6px; border-radius: 8px; background: #eef; }
 .state[data-state="transferring"] { background: #d8f3dc; } .state[data-state="error"], .state[data-state="transient-error"] { background: #ffe5d9; }
-.columns { display: grid; grid-template-columns: 1fr 1fr; gap: 12px; }
+.columns { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 12px; }
+.columns table { table-layout: fixed; }
 .mono { font-family: ui-monospace, monospace; font-size: 12px; }
 .more, .foot { color: var(--muted); font-size: 12px; }
 `
