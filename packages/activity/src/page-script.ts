@@ -168,20 +168,29 @@ function activityPage (): void {
   }
 
   const status = $('status')
-  const source = new EventSource('/events')
-  source.onopen = () => { status.dataset.state = 'live'; status.textContent = 'live' }
-  source.onerror = () => { status.dataset.state = 'lost'; status.textContent = 'reconnecting…' }
-  source.addEventListener('history', e => {
-    samples = JSON.parse((e as MessageEvent<string>).data) as ActivitySample[]
-  })
-  source.addEventListener('snapshot', e => {
+  function onSnapshot (e: Event): void {
     const s = JSON.parse((e as MessageEvent<string>).data) as ActivitySnapshot
     samples.push({ time: s.time, bytesFromPeers: s.totals.bytesFromPeers, bytesFromOrigin: s.totals.bytesFromOrigin, bytesUploaded: s.totals.bytesUploaded })
     while (samples.length > 0 && samples[0]!.time < s.time - WINDOW - 10_000) samples.shift()
     render(s)
     drawChart(s.time)
     document.body.dataset.updated = String(s.time)
-  })
+  }
+  function connect (): void {
+    const source = new EventSource('/events')
+    source.onopen = () => { status.dataset.state = 'live'; status.textContent = 'live' }
+    source.onerror = () => {
+      status.dataset.state = 'lost'
+      status.textContent = 'reconnecting…'
+      // EventSource retries a dropped stream itself, but not an answer such as 503 (too many pages open).
+      if (source.readyState === EventSource.CLOSED) setTimeout(connect, 5000)
+    }
+    source.addEventListener('history', e => {
+      samples = JSON.parse((e as MessageEvent<string>).data) as ActivitySample[]
+    })
+    source.addEventListener('snapshot', onSnapshot)
+  }
+  connect()
 }
 
 /** The script the page loads from /activity.js. */

@@ -122,7 +122,8 @@ describe('/events', () => {
       expect(client.events[1]!.event).toBe('snapshot')
       const job = await download(node, url, f.path('e.out'))
       expect(await job.waitFor()).toBe('transferred')
-      await until('a snapshot with the whole file', () => client.events.some(e => (e.data as ActivitySnapshot).totals?.bytesFromOrigin === f.origin.bytesSent) ? true : undefined)
+      // The bytes are all in before the state changes (the file is flushed and checked first): wait for both.
+      await until('a snapshot of the job transferred', () => client.events.some(e => (e.data as ActivitySnapshot).jobs?.[0]?.state === 'transferred') ? true : undefined)
       const origin = client.events.filter(e => e.event === 'snapshot').map(e => (e.data as ActivitySnapshot).totals.bytesFromOrigin)
       // Seen between nothing and everything, in order, never going down.
       expect(origin.some(v => v > 0 && v < 3 * MiB)).toBe(true)
