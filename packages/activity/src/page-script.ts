@@ -14,6 +14,8 @@ function activityPage (): void {
   const H = 240
   const PAD = { left: 64, right: 8, top: 8, bottom: 22 }
   let samples: ActivitySample[] = []
+  /** Each listed job's own samples since the page opened, for its row's chart of the last minute. */
+  const jobSamples = new Map<string, ActivitySample[]>()
 
   const $ = (id: string): HTMLElement => document.getElementById(id)!
   const bytes = (n: number): string => {
@@ -117,6 +119,21 @@ function activityPage (): void {
     return bar
   }
 
+  /** A job's rate over the last minute: origin below, peers above, scaled to the job's own peak. */
+  function jobSpark (id: string, now: number): SVGElement {
+    const spark = svg('svg', { viewBox: '0 0 120 20', preserveAspectRatio: 'none', class: 'spark' })
+    const points = rates(jobSamples.get(id) ?? [])
+    if (points.length === 0) return spark
+    const peak = Math.max(1, ...points.map(p => p.peers + p.origin))
+    const x = (t: number): number => 120 * Math.max(0, 1 - (now - t) / MIN_WINDOW)
+    const y = (v: number): number => 20 - 19 * (v / peak)
+    const line = (f: (p: typeof points[number]) => number): string => points.map(p => `${x(p.time).toFixed(1)},${y(f(p)).toFixed(1)}`).join('L')
+    const back = (f: (p: typeof points[number]) => number): string => points.slice().reverse().map(p => `${x(p.time).toFixed(1)},${y(f(p)).toFixed(1)}`).join('L')
+    spark.append(svg('path', { class: 'origin', d: `M${line(p => p.origin)}L${back(() => 0)}Z` }))
+    spark.append(svg('path', { class: 'peers', d: `M${line(p => p.origin + p.peers)}L${back(p => p.origin)}Z` }))
+    return spark
+  }
+
   function rows (id: string, cells: string[][], classes: string[] = []): void {
     const body = $(id).querySelector('tbody')!
     body.replaceChildren(...cells.map(r => {
@@ -155,11 +172,13 @@ function activityPage (): void {
       stateCell.append(state)
       const bar = el('td', undefined, 'bar')
       bar.append(jobBar(j))
+      const spark = el('td', undefined, 'spark')
+      spark.append(jobSpark(j.jobId, s.time))
       const peers = el('td', bytes(j.bytesFromPeers), 'num from-peers')
       peers.dataset.value = String(j.bytesFromPeers)
       const origin = el('td', bytes(j.bytesFromOrigin), 'num from-origin')
       origin.dataset.value = String(j.bytesFromOrigin)
-      tr.append(name, stateCell, bar, peers, origin, el('td', bytes(j.bytesUploaded), 'num'))
+      tr.append(name, stateCell, bar, spark, peers, origin, el('td', bytes(j.bytesUploaded), 'num'))
       return tr
     }))
     $('jobs-more').textContent = s.jobCount > s.jobs.length ? `and ${s.jobCount - s.jobs.length} more` : (s.jobCount === 0 ? 'no jobs' : '')
@@ -172,6 +191,14 @@ function activityPage (): void {
     const s = JSON.parse((e as MessageEvent<string>).data) as ActivitySnapshot
     samples.push({ time: s.time, bytesFromPeers: s.totals.bytesFromPeers, bytesFromOrigin: s.totals.bytesFromOrigin, bytesUploaded: s.totals.bytesUploaded })
     while (samples.length > 0 && samples[0]!.time < s.time - WINDOW - 10_000) samples.shift()
+    const listed = new Set(s.jobs.map(j => j.jobId))
+    for (const id of jobSamples.keys()) if (!listed.has(id)) jobSamples.delete(id)
+    for (const j of s.jobs) {
+      const list = jobSamples.get(j.jobId) ?? []
+      list.push({ time: s.time, bytesFromPeers: j.bytesFromPeers, bytesFromOrigin: j.bytesFromOrigin, bytesUploaded: j.bytesUploaded })
+      while (list.length > 0 && list[0]!.time < s.time - MIN_WINDOW - 5000) list.shift()
+      jobSamples.set(j.jobId, list)
+    }
     render(s)
     drawChart(s.time)
     document.body.dataset.updated = String(s.time)

@@ -36,7 +36,7 @@ export const PAGE_HTML = `<!doctype html>
   </section>
   <section class="panel">
     <h2>Jobs</h2>
-    <table id="jobs"><thead><tr><th>job</th><th>state</th><th class="bar">received (peers | origin | missing)</th><th>from peers</th><th>from origin</th><th>uploaded</th></tr></thead><tbody></tbody></table>
+    <table id="jobs"><thead><tr><th>job</th><th>state</th><th class="bar">received (peers | origin | missing)</th><th class="spark">last minute</th><th>from peers</th><th>from origin</th><th>uploaded</th></tr></thead><tbody></tbody></table>
     <p id="jobs-more" class="more"></p>
   </section>
   <div class="columns">
@@ -91,6 +91,9 @@ th { font-size: 12px; color: var(--muted); font-weight: 600; }
 td.num { text-align: right; }
 th.bar, td.bar { width: 32%; }
 td.bar svg { width: 100%; height: 12px; display: block; }
+th.spark, td.spark { width: 130px; }
+td.spark svg { width: 120px; height: 20px; display: block; }
+.spark .peers { fill: var(--peers); } .spark .origin { fill: var(--origin); }
 .bar .peers { fill: var(--peers); } .bar .origin { fill: var(--origin); } .bar .rest { fill: #e9ecef; }
 .state { font-size: 12px; padding: 1px 6px; border-radius: 8px; background: #eef; }
 .state[data-state="transferring"] { background: #d8f3dc; } .state[data-state="error"], .state[data-state="transient-error"] { background: #ffe5d9; }

@@ -67,6 +67,8 @@ describe('the activity page in chromium', () => {
     const row = p.locator(`#jobs tr[data-job-id="${job.id}"]`)
     expect(await row.locator('.state').textContent()).toBe('transferring')
     expect(Number(await row.locator('.from-origin').getAttribute('data-value'))).toBeGreaterThan(0)
+    // The job's own chart of the last minute has its origin area too.
+    expect(await row.locator('td.spark path.origin').getAttribute('d')).toMatch(/^M[\d.]+,[\d.]+L/)
     // The chart has drawn the origin's rate: an area with points, and a y axis in bytes per second.
     const area = await p.getAttribute('#chart path.origin', 'd')
     expect(area).toMatch(/^M[\d.]+,[\d.]+L/)
