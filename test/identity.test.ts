@@ -15,7 +15,7 @@ it('tells a data folder\'s peer id before its node starts, and the node then has
   const node = await createNode({ dataDir, mode: 'lan', mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'] })
   try {
     expect(node.peerId).toBe(id)
-    expect(node.getStats()).toEqual({ bytesUploaded: 0, piecesUploaded: 0, peersBanned: 0, piecesRejected: 0 })
+    expect(node.getStats()).toEqual({ bytesUploaded: 0, piecesUploaded: 0, peersBanned: 0, piecesRejected: 0, bytesFromOrigin: 0, bytesFromPeers: 0 })
   } finally {
     await node.stop()
   }

@@ -1,5 +1,5 @@
 export { createJobEngine } from './job-manager.js'
-export type { JobEngine, JobEngineComponents } from './job-manager.js'
+export type { EngineStats, JobEngine, JobEngineComponents } from './job-manager.js'
 export { engineSettings } from './settings.js'
 export type { EngineInit, EngineSettings } from './settings.js'
 export { MAX_DISPLAY_NAME } from './validate.js'

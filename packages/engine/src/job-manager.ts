@@ -43,12 +43,24 @@ export interface JobEngine extends JobManager {
   readonly settings: EngineSettings
   /** Peers this node takes no content from, and why (empty in mode `http`). */
   bannedPeers(): Ban[]
-  /** Totals since the node started: peers banned, pieces from peers the origin contradicted. */
-  stats(): { peersBanned: number, piecesRejected: number }
+  /** Totals since the node started (they never go down, also when a job ends). */
+  stats(): EngineStats
   /** Halts every transfer, keeps every job as saved, and stops notifications. */
   stop(): Promise<void>
   /** Changes the download limits of foreground and background jobs while the node runs (0: none). */
   setDownloadRates(rates: { foreground?: number, background?: number }): void
+}
+
+/** What the engine has done since the node started. */
+export interface EngineStats {
+  /** Peers banned for sending wrong content. */
+  peersBanned: number
+  /** Pieces from peers that the origin contradicted when they were fetched again. */
+  piecesRejected: number
+  /** Body bytes the origin sent, to every job (`JobProgress.bytesFromOrigin` summed). */
+  bytesFromOrigin: number
+  /** Piece bytes received from peers, by every job (`JobProgress.bytesFromPeers` summed). */
+  bytesFromPeers: number
 }
 
 const rank = (job: JobImpl): number => JOB_PRIORITIES.indexOf(job.record.priority)
@@ -68,6 +80,8 @@ class JobEngineImpl implements JobEngine, EngineContext {
   #seq = 0
   /** Rejected pieces of jobs that ended. */
   #rejected = 0
+  /** Byte counters of jobs that ended, less those the saved jobs had at start: the totals count from the start. */
+  #bytes = { origin: 0, peers: 0 }
   #stopped = false
   #scheduling = false
 
@@ -94,10 +108,18 @@ class JobEngineImpl implements JobEngine, EngineContext {
     return this.peers?.bans.list() ?? []
   }
 
-  stats (): { peersBanned: number, piecesRejected: number } {
+  stats (): EngineStats {
     let piecesRejected = this.#rejected
-    for (const job of this.#jobs.values()) for (const f of job.files) piecesRejected += f.rejectedPieces
-    return { peersBanned: this.peers?.bans.total ?? 0, piecesRejected }
+    let bytesFromOrigin = this.#bytes.origin
+    let bytesFromPeers = this.#bytes.peers
+    for (const job of this.#jobs.values()) {
+      for (const f of job.files) {
+        piecesRejected += f.rejectedPieces
+        bytesFromOrigin += f.record.bytesFromOrigin ?? 0
+        bytesFromPeers += f.record.bytesFromPeers ?? 0
+      }
+    }
+    return { peersBanned: this.peers?.bans.total ?? 0, piecesRejected, bytesFromOrigin, bytesFromPeers }
   }
 
   async load (): Promise<void> {
@@ -113,6 +135,13 @@ class JobEngineImpl implements JobEngine, EngineContext {
       }
       this.#jobs.set(record.id, job)
       this.#seq = Math.max(this.#seq, record.seq + 1)
+    }
+    // What saved jobs received in earlier runs is not this run's: counted from here on.
+    for (const job of this.#jobs.values()) {
+      for (const f of job.files) {
+        this.#bytes.origin -= f.record.bytesFromOrigin ?? 0
+        this.#bytes.peers -= f.record.bytesFromPeers ?? 0
+      }
     }
     for (const job of this.#jobs.values()) await job.restore()
     this.reschedule()
@@ -153,7 +182,11 @@ class JobEngineImpl implements JobEngine, EngineContext {
   }
 
   forget (job: JobImpl): void {
-    for (const f of job.files) this.#rejected += f.rejectedPieces
+    for (const f of job.files) {
+      this.#rejected += f.rejectedPieces
+      this.#bytes.origin += f.record.bytesFromOrigin ?? 0
+      this.#bytes.peers += f.record.bytesFromPeers ?? 0
+    }
     this.#jobs.delete(job.id)
   }
 

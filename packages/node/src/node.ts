@@ -20,6 +20,10 @@ export interface NodeStats {
   peersBanned: number
   /** Pieces from peers that the origin contradicted when they were fetched again. */
   piecesRejected: number
+  /** Body bytes the origin sent to every job since the node started (ended jobs included). */
+  bytesFromOrigin: number
+  /** Piece bytes received from peers by every job since the node started (ended jobs included). */
+  bytesFromPeers: number
 }
 
 /** A running dopt node. */

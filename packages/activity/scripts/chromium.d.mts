@@ -1,0 +1,2 @@
+export function chromiumPath (): string
+export function launchOptions (): { executablePath: string, headless: boolean, chromiumSandbox: boolean, args: string[] }

@@ -1,0 +1,7 @@
+export { startActivityServer } from './server.js'
+export type { ActivityServer, ActivityServerInit } from './server.js'
+export { isLoopback, parseActivityAddress } from './address.js'
+export type { ActivityAddress } from './address.js'
+export { NotLoopbackError, ActivityOptionError } from './errors.js'
+export { readSnapshot } from './snapshot.js'
+export type { ActivitySnapshot, ActivitySample, ActivityTotals, JobActivity } from './snapshot.js'
