@@ -17,7 +17,9 @@ const BAD_INPUT = new Set(['INVALID_ARGUMENT', 'INVALID_URL', 'INVALID_PATH', 'J
   // dopt lab --netns where namespaces cannot be made (not root, no ip/tc): asked of the wrong machine.
   'NETNS_UNAVAILABLE',
   // Job commands with no daemon for the data folder, a second daemon, a job or file the caller may not touch.
-  'DAEMON_UNAVAILABLE', 'DAEMON_RUNNING', 'ACCESS_DENIED'])
+  'DAEMON_UNAVAILABLE', 'DAEMON_RUNNING', 'ACCESS_DENIED',
+  // dopt daemon --activity on an address that is not loopback, or not an address.
+  'NOT_LOOPBACK'])
 
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv

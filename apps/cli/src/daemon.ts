@@ -8,17 +8,20 @@ const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0']
 
 export const DAEMON_OPTIONS = {
   ...NODE_OPTIONS,
-  'admin-group': { type: 'string' }
+  'admin-group': { type: 'string' },
+  activity: { type: 'string' }
 } as const
 
 /** Settings of the config file that are the daemon's, not the node's. */
 interface DaemonSettings {
   adminGroup?: string
+  /** Where the activity page and /metrics are served: `127.0.0.1:PORT` (loopback only). */
+  activity?: string
 }
 
 function split (config: NodeConfig & DaemonSettings): { node: NodeConfig, daemon: DaemonSettings } {
-  const { adminGroup, ...node } = config
-  return { node, daemon: adminGroup !== undefined ? { adminGroup } : {} }
+  const { adminGroup, activity, ...node } = config
+  return { node, daemon: { ...(adminGroup !== undefined ? { adminGroup } : {}), ...(activity !== undefined ? { activity } : {}) } }
 }
 
 /**
@@ -62,9 +65,21 @@ export async function runDaemon (argv: string[]): Promise<number> {
     await node.stop()
     throw err
   })
-  const ready = { peerId: node.peerId, listen: node.getMultiaddrs(), api: control.path, mode: node.mode, dataDir: node.dataDir, pid: process.pid }
+  const where = values.activity ?? daemon.activity
+  let activity: { url: string, close(): Promise<void> } | null = null
+  if (where !== undefined) {
+    try {
+      const { parseActivityAddress, startActivityServer } = await import('@dopt/activity')
+      activity = await startActivityServer(node, parseActivityAddress(where))
+    } catch (err) {
+      await control.close()
+      await node.stop()
+      throw err
+    }
+  }
+  const ready = { peerId: node.peerId, listen: node.getMultiaddrs(), api: control.path, activity: activity?.url ?? null, mode: node.mode, dataDir: node.dataDir, pid: process.pid }
   if (values.json) process.stdout.write(JSON.stringify(ready) + '\n')
-  else log(`peer ${node.peerId ?? '(none, mode http)'} listening on ${ready.listen.join(' ') || '(nothing)'}; control API on ${control.path}; data in ${node.dataDir}`)
+  else log(`peer ${node.peerId ?? '(none, mode http)'} listening on ${ready.listen.join(' ') || '(nothing)'}; control API on ${control.path}${activity != null ? `; activity page and /metrics on ${activity.url}` : ''}; data in ${node.dataDir}`)
   const onHup = (): void => {
     reloading = reloading.then(async () => { await reload() }).catch((err: Error) => {
       if (values.json) process.stdout.write(JSON.stringify({ event: 'reload-refused', error: { code: (err as { code?: string }).code ?? 'UNKNOWN', message: err.message } }) + '\n')
@@ -80,6 +95,7 @@ export async function runDaemon (argv: string[]): Promise<number> {
   })
   clearInterval(keepAlive)
   process.off('SIGHUP', onHup)
+  await activity?.close()
   await control.close()
   await node.stop()
   log('stopped; jobs are kept')

@@ -37,7 +37,7 @@ const CONFIG_KEYS = new Set([
   'flushInterval', 'maxContentRestarts', 'maxOriginRun', 'directReads', 'mdnsInterface', 'foregroundOriginDelay',
   'backgroundOriginDelay', 'trustGroup', 'servingMemory', 'maxUploadsPerPeer',
   // The daemon's own: who administers it (see docs/daemon.md).
-  'adminGroup'
+  'adminGroup', 'activity'
 ])
 
 /** Reads `--config FILE` (JSON) and lays the command-line options over it. */
@@ -83,7 +83,7 @@ function checkIPv4 (text: string): string {
   return text
 }
 
-const STRING_KEYS = new Set(['dataDir', 'mode', 'groupId', 'mdnsInterface', 'adminGroup'])
+const STRING_KEYS = new Set(['dataDir', 'mode', 'groupId', 'mdnsInterface', 'adminGroup', 'activity'])
 const BOOLEAN_KEYS = new Set(['mdns', 'directWrites', 'directReads', 'trustGroup'])
 const LIST_KEYS = new Set(['listen', 'peers'])
 

@@ -49,6 +49,8 @@ Options that start a node (get when no daemon runs for the data folder, daemon):
   --mdns-interface IP   mDNS on this interface only (127.0.0.1: nothing leaves the machine)
   --config FILE         JSON settings (NodeConfig names); options given here win; the daemon re-reads it on SIGHUP
   --admin-group GROUP   daemon: members of GROUP (name or gid) manage every user's jobs, as root does
+  --activity ADDR       daemon: serve a live activity page and Prometheus /metrics on ADDR (127.0.0.1:PORT;
+                        loopback only: they are not authenticated)
 
 Options of get:
   -o, --output PATH     where the file goes (required)
@@ -137,7 +139,7 @@ of --data-dir when one runs (then node options are the daemon's), else with a no
 Run it again after an interruption (even a kill) to resume. Ctrl-C stops and says how to resume.
 `,
   daemon: `dopt daemon [--listen MULTIADDR]... [--peer MULTIADDR]... [--mode M] [--group ID] [--config FILE]
-            [--admin-group GROUP] [--no-mdns] [--mdns-interface IP] [--json]
+            [--admin-group GROUP] [--activity 127.0.0.1:PORT] [--no-mdns] [--mdns-interface IP] [--json]
 
 Runs this machine's node in the foreground: resumes saved jobs, serves peers, answers the job commands on
 DATA/control.sock. SIGHUP re-reads --config (limits and cache settings change at once; the rest is reported as

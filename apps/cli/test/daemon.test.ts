@@ -194,6 +194,23 @@ describe('dopt daemon and the job commands', () => {
   })
 })
 
+describe('dopt daemon --activity', () => {
+  it('serves the activity page and /metrics on the loopback address it is given, and refuses any other', { timeout: 60_000 }, async () => {
+    const { daemon, ready } = await startDaemon(box, ['--activity', '127.0.0.1:0'])
+    daemons.push(daemon)
+    const activity = (ready as Ready & { activity: string }).activity
+    expect(activity).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/)
+    const metrics = await (await fetch(new URL('metrics', activity))).text()
+    expect(metrics).toMatch(/^dopt_/m)
+    expect((await fetch(activity)).status).toBe(200)
+    await stopDaemon(daemon)
+    const refused = await run(['daemon', '--data-dir', join(box.dir, 'other'), '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--activity', '0.0.0.0:9464', '--json'])
+    expect(refused.code).toBe(2)
+    expect(hasStackTrace(refused.stderr)).toBe(false)
+    expect(JSON.parse(refused.stdout).error.code).toBe('NOT_LOOPBACK')
+  })
+})
+
 describe('help and version', () => {
   it('dopt --version, dopt help COMMAND and dopt COMMAND --help', async () => {
     const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
