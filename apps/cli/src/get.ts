@@ -229,19 +229,20 @@ export async function runGet (opts: GetOptions, out: NodeJS.WriteStream = proces
     }
     const state = settled
     const result = summarize(theJob)
+    let kept = ''
     if (peerId != null) Object.assign(result, { peerId, listen: multiaddrs() })
     if (state === 'error') {
       if (theJob.getError()?.code === 'VALIDATION_FAILED') {
         // Rejected content is of no use to a rerun (it starts over): nothing is left behind.
         await theJob.cancel().catch(() => {})
         if (!opts.json) err.write(`dopt: the rejected download was removed (${formatBytes(result.bytesFromOrigin + result.bytesFromPeers)} fetched)\n`)
-      } else if (!opts.json) {
+      } else {
         const temp = theJob.enumFiles()[0]?.temporaryName ?? ''
-        err.write(`dopt: job ${theJob.id} is kept with ${formatBytes(result.bytesTransferred)} in ${temp}: run the same command to try again${service.daemon ? `, or dopt cancel ${theJob.id} to remove it` : ''}\n`)
+        kept = `; it is kept with ${formatBytes(result.bytesTransferred)} in ${temp}: run the same command to try again${service.daemon ? `, or dopt cancel ${theJob.id} to remove it` : ''}`
       }
     }
     if (opts.json) out.write(JSON.stringify(result) + '\n')
-    else printHuman(result, err)
+    else printHuman(result, err, kept)
     // A daemon serves what it holds for as long as its cache keeps it: no need to stay.
     if (state === 'acknowledged' && opts.seedFor > 0 && peerId != null && !service.daemon) {
       if (!opts.json) err.write(`dopt: serving peers for ${opts.seedFor} s as ${peerId}\n`)
@@ -273,11 +274,11 @@ function summarize (job: Job): GetResult {
   }
 }
 
-function printHuman (r: GetResult, err: NodeJS.WriteStream): void {
+function printHuman (r: GetResult, err: NodeJS.WriteStream, kept = ''): void {
   if (r.state === 'acknowledged') {
     const file = r.files[0]
     err.write(`dopt: saved ${file?.localName ?? ''} (${formatBytes(r.bytesTotal)}: ${formatBytes(r.bytesFromOrigin)} from the origin, ${formatBytes(r.bytesFromPeers)} from peers)\n`)
   } else {
-    err.write(`dopt: job ${r.jobId} ended in ${r.state}: ${r.error?.code ?? ''} ${r.error?.message ?? ''}\n`)
+    err.write(`dopt: job ${r.jobId} ended in ${r.state}: ${r.error?.code ?? ''} ${r.error?.message ?? ''}${kept}\n`)
   }
 }
