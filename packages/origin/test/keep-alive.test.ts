@@ -94,6 +94,33 @@ describe('keep-alive (raw socket path)', () => {
     client.close()
   })
 
+  it('sends a request again on a new connection when a kept-alive one dies before answering, without a retry', async () => {
+    const { client } = rawClient({ retries: 0 })
+    let connections = 0
+    await withRawServer(socket => {
+      connections++
+      let requests = 0
+      socket.on('data', () => {
+        // The first request on each connection is answered and the connection kept; the second is never answered.
+        if (++requests === 1) socket.write('HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-2/10\r\nContent-Length: 3\r\n\r\nabc')
+        else socket.destroy()
+      })
+    }, async ({ url }) => {
+      for (let i = 0; i < 3; i++) {
+        const sink = collector()
+        await client.fetchRange(url, { start: 0, end: 3, onData: sink.onData })
+        expect(sink.bytes().toString()).toBe('abc')
+      }
+      // 1, then 2 and 3 each after their kept-alive connection died: a new one per request.
+      expect(connections).toBe(3)
+    })
+    // A connection that dies before answering its first request is the origin's failure: no second try.
+    await withRawServer(socket => { socket.on('data', () => { socket.destroy() }) }, async ({ url }) => {
+      await expect(client.fetchRange(url, { start: 0, end: 3, onData: () => {} })).rejects.toMatchObject({ code: 'ORIGIN_UNAVAILABLE' })
+    })
+    client.close()
+  })
+
   it('drops a connection idle longer than keepAliveTimeout, or than the server\'s Keep-Alive timeout', async () => {
     const { client, transport } = rawClient({ keepAliveTimeout: 100 })
     await counting(serveBytes(body), async (url, connections) => {
