@@ -158,12 +158,13 @@ export class DefaultOriginClient implements OriginClient {
     try {
       const { status } = exchange
       if (status === 200 || status === 206) {
-        checkSize(exchange, final, options.size)
         if (hasChanged(progress.validator, exchange.headers)) {
           throw new ContentChangedError('the remote file changed (ETag or Last-Modified)', {
             context: 'remote-file', url: final.href, httpStatus: status
           })
         }
+        // After the validators: a file that changed is CONTENT_CHANGED, whatever its new size.
+        checkSize(exchange, final, options.size)
         progress.validator ??= validatorOf(exchange.headers)
         return status === 206
           ? await this.#readPartial(exchange, final, progress, end, options)

@@ -72,6 +72,14 @@ describe('sizes cross-checked', () => {
     })
   })
 
+  it('reports a changed file (other ETag and size) as CONTENT_CHANGED, not SIZE_MISMATCH', async () => {
+    const body = randomBody(5000)
+    await withServer(serveBytes(body, { etag: '"v2"' }), async ({ url }) => {
+      await expect(client.fetchRange(url, { start: 0, end: 1000, size: 4000, validator: { etag: '"v1"', lastModified: null }, onData: () => {} }))
+        .rejects.toMatchObject({ code: 'CONTENT_CHANGED' })
+    })
+  })
+
   it('fails a 206 whose Content-Length disagrees with its Content-Range', async () => {
     await withRawServer(socket => {
       socket.end('HTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-9/100\r\nContent-Length: 5\r\n\r\nabcde')
