@@ -8,6 +8,7 @@ import { createNode } from '@dopt/node'
 import type { DoptNode } from '@dopt/node'
 import { randomBytesSeeded } from '@dopt/lab'
 import { FAST, digest, digestOf, startJob } from './helpers/harness.js'
+import { SWARM } from './helpers/swarm.js'
 
 const MiB = 1 << 20
 
@@ -84,6 +85,26 @@ describe('a HEAD that lies about the size', () => {
     // A HEAD of 0 is confirmed by a ranged GET before anything starts: nothing to restart then.
     expect(notices).toEqual(headSize === 0 ? [] : ['SIZE_MISMATCH'])
     expect(job.getError()).toBeNull()
+  })
+
+  it('under-reported to a node that shares with peers (mode lan, the swarm path): restarted too, right file', async () => {
+    const data = randomBytesSeeded(3 * MiB + 77, 9)
+    const origin = await lyingOrigin(data, 2 * MiB)
+    server = origin.server
+    const peer = await createNode({ ...SWARM, dataDir: join(dir, 'lan') })
+    try {
+      const job = await peer.jobs.createJob('lan', 'download')
+      await job.addFile(origin.url, join(dir, 'lan.bin'), { sha256: digest(data) })
+      const notices: string[] = []
+      job.addEventListener('notice', evt => { notices.push(evt.detail.code) })
+      await job.resume()
+      expect(await job.waitFor()).toBe('transferred')
+      await job.complete()
+      expect(await digestOf(join(dir, 'lan.bin'))).toBe(digest(data))
+      expect(notices).toContain('SIZE_MISMATCH')
+    } finally {
+      await peer.stop()
+    }
   })
 
   it('fails the job with SIZE_MISMATCH when the GETs disagree with each other too, and delivers nothing', async () => {
