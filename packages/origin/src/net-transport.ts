@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls'
 import { AbortedError } from '@dopt/interface'
 import { framerFor, LengthFramer, type BodyFramer } from './body-framing.js'
 import { ConnectionPool, type Connection, type ConnectionUser } from './connection-pool.js'
@@ -7,28 +8,33 @@ import { HeadReader, type ResponseHead } from './response-head.js'
 import type { BodySink, Exchange, ExchangeRequest, Transport, TransportSettings } from './transport.js'
 
 /**
- * Plain `http:` over raw `node:net` sockets, kept alive between requests in a small pool per origin: the ranged
- * GETs of a file, and the files of one origin, share connections instead of paying a handshake each.
+ * `http:` over raw `node:net` sockets and `https:` over `node:tls` ones, kept alive between requests in a small pool
+ * per origin: the ranged GETs of a file, and the files of one origin, share connections instead of paying a
+ * (TLS) handshake each.
  */
 export class NetTransport implements Transport {
   readonly #settings: TransportSettings
   readonly #pool: ConnectionPool
+  readonly #tls: ConnectionOptions
 
-  constructor (settings: TransportSettings) {
+  /** `tls` adds options of `tls.connect` (a test's own CA). */
+  constructor (settings: TransportSettings, tls: ConnectionOptions = {}) {
     this.#settings = settings
+    this.#tls = tls
     this.#pool = new ConnectionPool({ idleTimeout: settings.keepAliveTimeout })
   }
 
   async open (request: ExchangeRequest): Promise<Exchange> {
     if (request.signal?.aborted === true) throw new AbortedError('request aborted', { url: request.url.href })
-    const first = new NetExchange(request, this.#settings, this.#pool, true)
+    const tls = request.url.protocol === 'https:' ? this.#tls : null
+    const first = new NetExchange(request, this.#settings, this.#pool, tls, true)
     try {
       return await first.opened
     } catch (err) {
       // A kept-alive connection the server closed as we wrote to it: GET and HEAD are safe to send again, once,
       // on a new connection. That is no failure of the origin's, so it costs no retry.
       if (!first.retryable) throw err
-      return await new NetExchange(request, this.#settings, this.#pool, false).opened
+      return await new NetExchange(request, this.#settings, this.#pool, tls, false).opened
     }
   }
 
@@ -71,13 +77,16 @@ class NetExchange implements Exchange, ConnectionUser {
   #ended = false
   #error: unknown = null
   #framer: BodyFramer = new LengthFramer(0)
-  /** Body bytes still in the read buffer while the socket is paused. */
+  /** Body bytes still in the read buffer (or copied out of it) while the socket is paused. */
   #held: Rest | null = null
+  /** Reads that came while paused (TLS only: see Connection), in order, in buffers set aside for them. */
+  readonly #queued: Rest[] = []
   /** While the sink runs: the bytes after its chunk, so that a close() from inside the sink can account for them. */
   #after: Rest | null = null
   #sink: BodySink | null = null
 
-  constructor (request: ExchangeRequest, settings: TransportSettings, pool: ConnectionPool, reuse: boolean) {
+  constructor (request: ExchangeRequest, settings: TransportSettings, pool: ConnectionPool, tls: ConnectionOptions | null,
+    reuse: boolean) {
     const { url } = request
     this.#method = request.method
     this.#url = url.href
@@ -89,7 +98,8 @@ class NetExchange implements Exchange, ConnectionUser {
     const head = requestHead(request, settings.userAgent)
     ;({ idle: this.#idle, connectTimer: this.#connectTimer } = startDeadlines(this.#url, settings, err => { this.#fail(err) }))
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1')
-    this.#connection = pool.acquire(host, url.port === '' ? 80 : Number(url.port), this, reuse)
+    const port = url.port !== '' ? Number(url.port) : tls === null ? 80 : 443
+    this.#connection = pool.acquire(host, port, tls, this, reuse)
     this.#signal?.addEventListener('abort', this.#onAbort)
     const socket = this.#connection.socket
     socket.write(head, 'latin1')
@@ -116,34 +126,49 @@ class NetExchange implements Exchange, ConnectionUser {
     if (this.#phase === 'done') return
     const rest = this.#held ?? this.#after
     this.#phase = 'done'
-    this.#finish(this.#reusable(rest))
+    const unread = [...(rest === null ? [] : [rest]), ...this.#queued]
+    this.#finish(this.#reusable(unread))
     this.#reading?.resolve()
   }
 
   /** Whether the connection can carry another request: the whole body read, nothing after it, and reuse allowed. */
-  #reusable (rest: Rest | null): boolean {
+  #reusable (unread: Rest[]): boolean {
     const head = this.#head
     if (head === null || this.#ended || this.#framer.endsAtClose) return false
     if (head.minor !== 1 || hasToken(head.headers.get('connection'), 'close')) return false
-    let pos = rest?.pos ?? 0
-    const len = rest?.len ?? 0
-    // The end of the body may be in the buffer already (the last chunk's CRLF, a chunked body's last-chunk line).
-    while (!this.#framer.finished && rest !== null && pos < len) {
-      try {
-        pos = this.#framer.take(rest.buf, pos, len)
-      } catch {
-        return false
+    // The end of the body may have arrived already (the last chunk's CRLF, a chunked body's last-chunk line).
+    for (const rest of unread) {
+      let pos = rest.pos
+      while (!this.#framer.finished && pos < rest.len) {
+        try {
+          pos = this.#framer.take(rest.buf, pos, rest.len)
+        } catch {
+          return false
+        }
+        if (this.#framer.dataEnd > this.#framer.dataStart) return false
       }
-      if (this.#framer.dataEnd > this.#framer.dataStart) return false
+      if (pos < rest.len) return false
     }
-    return this.#framer.finished && pos >= len
+    return this.#framer.finished
   }
 
   onRead (buf: Buffer, n: number): boolean {
     if (this.#phase === 'done') return false
     this.#idle.touch()
     if (this.#phase === 'head') return this.#readHead(buf, n)
+    if (this.#phase === 'held' || this.#held !== null) {
+      // Paused, and still called: the rest of a TLS read (see Connection). Kept, in order, for #continue.
+      this.#connection.retain()
+      this.#queued.push({ buf, pos: 0, len: n })
+      return false
+    }
     return this.#feed(buf, 0, n)
+  }
+
+  /** Keeps `buf[pos, len)` (and the chunk the sink may still read) while paused. */
+  #hold (buf: Buffer, pos: number, len: number): void {
+    this.#connection.retain()
+    this.#held = { buf, pos, len }
   }
 
   #readHead (buf: Buffer, len: number): boolean {
@@ -162,7 +187,7 @@ class NetExchange implements Exchange, ConnectionUser {
     }
     // Wait, paused, for the caller to look at the head and ask for the body.
     this.#phase = 'held'
-    if (bodyPos < len) this.#held = { buf, pos: bodyPos, len }
+    if (bodyPos < len) this.#hold(buf, bodyPos, len)
     this.#idle.stop()
     this.#opened = true
     this.#opening.resolve(this)
@@ -195,7 +220,7 @@ class NetExchange implements Exchange, ConnectionUser {
       if (this.#phase === 'done') return false
       if (result !== undefined) {
         // Backpressure: leave the rest in the (paused) read buffer until the sink is ready again.
-        this.#held = { buf, pos, len }
+        this.#hold(buf, pos, len)
         this.#idle.stop()
         result.then(() => { this.#continue() }, (err: unknown) => { this.#fail(err) })
         return false
@@ -209,6 +234,9 @@ class NetExchange implements Exchange, ConnectionUser {
     const held = this.#held
     this.#held = null
     if (held !== null && !this.#feed(held.buf, held.pos, held.len)) return
+    for (let next = this.#queued.shift(); next !== undefined; next = this.#queued.shift()) {
+      if (!this.#feed(next.buf, next.pos, next.len)) return
+    }
     if (this.#framer.finished) {
       this.close()
     } else if (this.#ended) {

@@ -1,7 +1,7 @@
 /**
  * The seam between the origin client (redirects, ranges, retries) and the code that moves bytes: one exchange is
- * one request and its response. Two transports implement it: a raw `node:net` client for plain `http:` (the fast
- * path) and `node:http`/`node:https` for everything else. Both keep connections alive between exchanges.
+ * one request and its response. Two transports implement it: raw `node:net`/`node:tls` sockets (the default for both
+ * schemes) and `node:http`/`node:https` (the alternative it was measured against). Both keep connections alive.
  */
 
 /** Receives body bytes; the chunk may be reused once the call (or its promise) settles. */

@@ -204,9 +204,9 @@ describe('keep-alive (https:)', () => {
   })
   afterAll(async () => { await rm(dir, { recursive: true, force: true }) })
 
-  it('sends the ranged GETs of a file over one TLS connection, and drops it when the server closes', async () => {
+  it.each(['raw TLS socket', 'node:https'])('sends the ranged GETs of a file over one TLS connection, and drops it when the server closes (%s)', async (kind) => {
     const client = new DefaultOriginClient({ retries: 0 }, settings => {
-      const transport = new NodeHttpTransport(settings, { ca: tls.cert })
+      const transport = kind === 'node:https' ? new NodeHttpTransport(settings, { ca: tls.cert }) : new NetTransport(settings, { ca: tls.cert })
       return { http: transport, https: transport }
     })
     let handshakes = 0
@@ -224,5 +224,38 @@ describe('keep-alive (https:)', () => {
       expect(handshakes).toBe(2)
     }, server)
     client.close()
+  })
+
+  it('keeps every byte, in order, when the sink holds the stream over TLS (several records come per TCP read)', async () => {
+    const client = new DefaultOriginClient({ retries: 0 }, settings => {
+      const transport = new NetTransport(settings, { ca: tls.cert })
+      return { http: transport, https: transport }
+    })
+    await counting(serveBytes(body), async url => {
+      const parts: Buffer[] = []
+      let calls = 0
+      await client.fetchRange(url, {
+        start: 0,
+        size: body.length,
+        onData: async chunk => {
+          // Every third chunk pauses the stream for a moment, as a sink out of piece buffers does, and reads the
+          // chunk only then: it must stay intact until the returned promise settles.
+          if (++calls % 3 === 0) await new Promise(resolve => setTimeout(resolve, 1))
+          parts.push(Buffer.from(chunk))
+        }
+      })
+      expect(Buffer.concat(parts).equals(body)).toBe(true)
+    }, createHttpsServer(tls))
+    client.close()
+  })
+
+  it('refuses a certificate it cannot verify (raw TLS socket), as ORIGIN_UNAVAILABLE', async () => {
+    const client = new DefaultOriginClient({ retries: 0 }, settings => {
+      const transport = new NetTransport(settings)
+      return { http: transport, https: transport }
+    })
+    await counting(serveBytes(body), async url => {
+      await expect(client.head(url)).rejects.toMatchObject({ code: 'ORIGIN_UNAVAILABLE', message: expect.stringMatching(/certificate/) as string })
+    }, createHttpsServer(tls))
   })
 })
