@@ -154,12 +154,13 @@ export async function writeSection (docPath, name, body) {
 }
 
 /**
- * Starts benchmarks/origin/server.js for `file` (absolute) in its own process; resolves with
+ * Starts benchmarks/origin/server.js for `file` (absolute) in its own process (`extraArgs`: `['--tls', KEY, CERT]`
+ * for https); resolves with
  * `{ url, cpu(), close() }` once it has printed its URL. `cpu()` is the server's user + system seconds so far.
  */
-export async function startOriginServer (file, timeoutMs = 30_000) {
+export async function startOriginServer (file, timeoutMs = 30_000, extraArgs = []) {
   const { createInterface } = await import('node:readline')
-  const child = spawnTracked(process.execPath, [join(REPO_ROOT, 'benchmarks/origin/server.js'), file], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] })
+  const child = spawnTracked(process.execPath, [join(REPO_ROOT, 'benchmarks/origin/server.js'), file, ...extraArgs], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout })
   const waiting = []
   const exited = new Promise(resolve => child.once('exit', (code, signal) => resolve({ code, signal })))
@@ -176,7 +177,7 @@ export async function startOriginServer (file, timeoutMs = 30_000) {
   let url
   try {
     ({ url } = await next('URL'))
-    if (typeof url !== 'string' || !url.startsWith('http://127.0.0.1:')) throw new Error(`origin server: unexpected URL ${url}`)
+    if (typeof url !== 'string' || !/^https?:\/\/127\.0\.0\.1:/.test(url)) throw new Error(`origin server: unexpected URL ${url}`)
   } catch (err) {
     killGroup(child)
     throw err

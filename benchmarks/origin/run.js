@@ -10,6 +10,7 @@
 // after boot is much slower (fresh guest memory for the page cache), which otherwise lands on whoever goes first.
 // --smoke: 64 MiB, 1 round, and the report goes to a temp file unless --out is given.
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -24,6 +25,10 @@ const TARGET_RATIO = 0.9
 const DOPT_BIN = join(REPO_ROOT, 'apps/cli/bin/dopt.js')
 const CLI_DIST = join(REPO_ROOT, 'apps/cli/dist/bin.js')
 const LAB = join(REPO_ROOT, 'packages/lab/dist/index.js')
+const ENGINE_GET = join(REPO_ROOT, 'benchmarks/origin/engine-get.js')
+const TRANSPORTS = ['engine-net', 'engine-undici']
+const CLIENTS = ['curl', 'dopt', ...TRANSPORTS]
+const UNDICI_VERSION = JSON.parse(readFileSync(join(REPO_ROOT, 'node_modules/undici/package.json'), 'utf8')).version
 
 function options () {
   const { values: _values, usage: _usage, ...opts } = benchOptions('origin',
@@ -65,9 +70,12 @@ async function main () {
 
     const clients = {
       curl: (outFile) => ['curl', ['-s', '-f', '-o', outFile, server.url]],
-      dopt: (outFile, dataDir) => [process.execPath, [DOPT_BIN, 'get', server.url, '-o', outFile, '--data-dir', dataDir, '--json', '--mode', 'http']]
+      dopt: (outFile, dataDir) => [process.execPath, [DOPT_BIN, 'get', server.url, '-o', outFile, '--data-dir', dataDir, '--json', '--mode', 'http']],
+      // The transport A/B: the engine without the CLI, once with dopt's raw-socket transport, once with undici's.
+      'engine-net': (outFile, dataDir) => [process.execPath, [ENGINE_GET, server.url, outFile, dataDir, 'net']],
+      'engine-undici': (outFile, dataDir) => [process.execPath, [ENGINE_GET, server.url, outFile, dataDir, 'undici']]
     }
-    const names = hasCurl ? ['curl', 'dopt'] : ['dopt']
+    const names = [...(hasCurl ? ['curl'] : []), 'dopt', ...TRANSPORTS]
 
     for (let w = 1; w <= warmup; w++) {
       for (const name of names) {
@@ -77,7 +85,7 @@ async function main () {
           const [cmd, args] = clients[name](outFile, dataDir)
           const r = await runTimed(cmd, args, { timeoutMs })
           if (r.code !== 0) throw new Error(`warm-up ${name} exited with ${r.code ?? r.signal}\n${r.stdout.slice(-2000)}${r.stderr.slice(-2000)}`)
-          process.stderr.write(`  warm-up ${w} ${name.padEnd(4)} ${r.seconds.toFixed(2).padStart(7)} s (not counted)\n`)
+          process.stderr.write(`  warm-up ${w} ${name.padEnd(13)} ${r.seconds.toFixed(2).padStart(7)} s (not counted)\n`)
         } finally {
           await rm(outFile, { force: true })
           await rm(dataDir, { recursive: true, force: true })
@@ -96,7 +104,7 @@ async function main () {
           const r = await runTimed(cmd, args, { timeoutMs, gnuTime, cpuFile: join(work, 'cpu.txt') })
           const serverCpu = await server.cpu() - serverCpuBefore
           if (r.code !== 0) throw new Error(`${name} exited with ${r.code ?? r.signal}\n${r.stdout.slice(-2000)}${r.stderr.slice(-2000)}`)
-          if (name === 'dopt') {
+          if (name !== 'curl') {
             const last = r.stdout.trim().split('\n').pop() ?? ''
             let summary
             try { summary = JSON.parse(last) } catch { throw new Error(`dopt printed no JSON summary: ${last.slice(0, 500)}`) }
@@ -106,14 +114,14 @@ async function main () {
           if (got !== size) throw new Error(`${name} wrote ${got} bytes, expected ${size}`)
           // dopt's output is hashed every round; curl's in the first round (it is the reference, not the subject).
           let verified = 'size'
-          if (name === 'dopt' || round === 1) {
+          if (name !== 'curl' || round === 1) {
             const hash = await sha256File(outFile)
             if (hash !== expectedHash) throw new Error(`${name} output differs from the file (sha256 ${hash} != ${expectedHash})`)
             verified = 'sha256'
           }
           const row = { round, name, seconds: r.seconds, mbps: mbps(size, r.seconds), cpu: cpuTotal(r), serverCpu, verified }
           results.push(row)
-          process.stderr.write(`  round ${round} ${name.padEnd(4)} ${r.seconds.toFixed(2).padStart(7)} s ${fmt(row.mbps).padStart(8)} MB/s` +
+          process.stderr.write(`  round ${round} ${name.padEnd(13)} ${r.seconds.toFixed(2).padStart(7)} s ${fmt(row.mbps).padStart(8)} MB/s` +
             `  cpu ${fmt(row.cpu, 2)} s  origin cpu ${fmt(serverCpu, 2)} s  (${verified} ok)\n`)
         } finally {
           await rm(outFile, { force: true })
@@ -128,7 +136,7 @@ async function main () {
   }
 
   const summary = {}
-  for (const name of ['curl', 'dopt']) {
+  for (const name of CLIENTS) {
     const rows = results.filter(r => r.name === name)
     summary[name] = rows.length === 0
       ? null
@@ -146,7 +154,7 @@ async function main () {
   const table = [
     '| client | median s | median MB/s | best MB/s | CPU s/GiB (client) | CPU s/GiB (origin) |',
     '|---|---:|---:|---:|---:|---:|',
-    ...['curl', 'dopt'].map(name => {
+    ...CLIENTS.map(name => {
       const s = summary[name]
       if (s == null) return `| ${name} | skipped | skipped | | | |`
       return `| ${name} | ${fmt(s.seconds, 2)} | ${fmt(s.mbps)} | ${fmt(s.best)} | ${fmt(s.cpuPerGiB, 2)} | ${fmt(s.serverCpuPerGiB, 2)} |`
@@ -156,7 +164,16 @@ async function main () {
     ? `**dopt / curl throughput: ${ratio.toFixed(2)}x** of medians (target >= ${TARGET_RATIO}x curl: ${ratio >= TARGET_RATIO ? 'met' : 'not met'}); best run against best run: ${bestRatio.toFixed(2)}x`
     : `**dopt / curl throughput: n/a** — curl was not found on this machine, so only dopt was timed (target >= ${TARGET_RATIO}x curl).`
 
-  process.stdout.write(`\n${table}\n\n${ratioLine.replaceAll('**', '')}\n`)
+  const net = summary['engine-net']
+  const undici = summary['engine-undici']
+  const transportRatio = net != null && undici != null ? undici.mbps / net.mbps : NaN
+  const winner = transportRatio > 1 ? 'undici' : 'the raw socket transport'
+  const transportLine = Number.isFinite(transportRatio)
+    ? `**Transport A/B (the engine alone, only the http: transport differs): undici ${UNDICI_VERSION} / dopt's raw socket: ${transportRatio.toFixed(2)}x** of median throughput ` +
+      `(${fmt(undici.seconds, 2)} vs ${fmt(net.seconds, 2)} s; CPU ${fmt(undici.cpuPerGiB, 2)} vs ${fmt(net.cpuPerGiB, 2)} s/GiB): ${winner} is faster here.`
+    : '**Transport A/B: n/a**'
+
+  process.stdout.write(`\n${table}\n\n${ratioLine.replaceAll('**', '')}\n${transportLine.replaceAll('**', '')}\n`)
 
   const m = machineInfo()
   const perRound = [
@@ -170,12 +187,14 @@ Written by \`node benchmarks/origin/run.js${opts.smoke ? ' --smoke' : ''}\` on $
 
 - Machine: ${m.cores} × ${m.cpuModel}; ${m.os}; Node ${m.node}${hasCurl ? '' : '; **curl missing: curl not timed**'}
 - File: ${formatBytes(size)} (${size} bytes) of random data, served from disk at \`/payload.bin\` by \`startOrigin()\` (@dopt/lab) in a separate process on 127.0.0.1
-- Rounds: ${rounds} timed after ${warmup} untimed warm-up round(s), order alternating; each client is a fresh process. dopt: \`get URL -o OUT --data-dir FRESH --json --mode http\` (fresh data dir, SHA-256 and persistence on); its output is checked against the file's SHA-256 every round.
+- Rounds: ${rounds} timed after ${warmup} untimed warm-up round(s), order alternating; each client is a fresh process. dopt: \`get URL -o OUT --data-dir FRESH --json --mode http\` (fresh data dir, SHA-256 and persistence on); its output is checked against the file's SHA-256 every round. engine-net and engine-undici: \`benchmarks/origin/engine-get.js\` (the same job through the engine and a level store, no CLI), with dopt's raw-socket transport or with undici ${UNDICI_VERSION} (\`Agent\` and its dispatch API, \`benchmarks/origin/undici-transport.js\`) for \`http:\`; their outputs are checked the same way.
 - MB/s = 10^6 bytes per second of wall time (process start to exit). CPU s = user + system of the client process${gnuTime == null ? ' (not recorded: GNU time missing)' : ' (GNU time)'}; origin CPU = the server process during that client's run.
 
 ${table}
 
 ${ratioLine}
+
+${transportLine}
 
 <details><summary>Per round</summary>
 

@@ -226,6 +226,8 @@ class JobEngineImpl implements JobEngine, EngineContext {
     this.#stopped = true
     this.notifier.stop()
     await Promise.all([...this.#jobs.values()].map(async j => { await j.halt() }))
+    // Kept-alive origin connections do not hold the process open, but a stopped node leaves none behind.
+    this.client.close?.()
   }
 
   get stopped (): boolean {

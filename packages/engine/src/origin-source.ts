@@ -85,6 +85,8 @@ export class OriginSource implements PieceSource {
       await this.#client.fetchRange(file.record.finalUrl ?? file.remoteName, {
         start,
         end,
+        // Every answer must give this size: a HEAD that under- or over-reported it fails here (SIZE_MISMATCH).
+        size: size ?? undefined,
         validator: { etag: file.record.etag, lastModified: file.record.lastModified },
         onData,
         signal: options.signal

@@ -1,6 +1,6 @@
 import { setMaxListeners } from 'node:events'
 import { Bitfield, decodeManifest, equalBytes, manifestCid, pieceRange, sha256 } from '@dopt/content'
-import { AbortedError, EntryKind } from '@dopt/interface'
+import { AbortedError, EntryKind, SizeMismatchError } from '@dopt/interface'
 import type { ContentEntry } from '@dopt/interface'
 import type { Bans } from './bans.js'
 import type { JobFileImpl } from './job-file.js'
@@ -156,6 +156,8 @@ class Swarm {
       while (!this.#done.full) {
         this.#init.signal.throwIfAborted()
         if (sink.error != null) throw sink.error
+        // A size the origin contradicts is fatal at once: the peers' pieces were cut to the same wrong size.
+        if (this.#originError instanceof SizeMismatchError) throw this.#originError
         if (this.#originError != null && !this.#peersCanFinish()) throw this.#originError
         // Every live peer has its workers, whatever ended theirs: a peer in the view with none would hold its pieces
         // back from this node for good, since the origin leaves to peers what they hold.

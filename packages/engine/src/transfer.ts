@@ -5,7 +5,8 @@ import { dirname } from 'node:path'
 import type { FileHandle } from 'node:fs/promises'
 import { Bitfield, contentKey, encodeManifest, equalBytes, manifestCid, parseSha256Hex, pieceCount } from '@dopt/content'
 import {
-  ContentChangedError, LocalFileError, ManifestUnavailableError, OriginProtocolError, OriginUnavailableError, ValidationFailedError
+  ContentChangedError, LocalFileError, ManifestUnavailableError, OriginProtocolError, OriginUnavailableError, SizeMismatchError,
+  ValidationFailedError
 } from '@dopt/interface'
 import type { OriginClient, RemoteInfo } from '@dopt/origin'
 import type { Store } from '@dopt/store'
@@ -77,20 +78,36 @@ const WHOLE_HASH_MEMORY = 64 * 1024 * 1024
  * pieces from peers has those pieces fetched again from the origin (`repairFromOrigin`) and is checked again.
  */
 export async function transferFile (ctx: TransferContext): Promise<void> {
+  let correction: SizeCorrection | null = null
   for (let restarts = 0, repairs = 0; ;) {
     try {
-      if (await attempt(ctx) === 'done') return
+      if (await attempt(ctx, correction) === 'done') return
       if (++repairs > 1) throw new ValidationFailedError(`${ctx.file.remoteName} failed its check twice`, { context: 'remote-file', url: ctx.file.remoteName })
     } catch (err) {
+      if (err instanceof SizeMismatchError && correction == null && err.expectedSize !== undefined) {
+        // The HEAD's size was wrong; the GETs carry the file, so their size stands. Once: if the GETs disagree
+        // with it too, the origin cannot say what the file is, and the error ends the job.
+        correction = { headSize: err.expectedSize, size: err.actualSize ?? null }
+        ctx.onNotice('SIZE_MISMATCH', `the origin's HEAD said ${err.expectedSize} bytes for ${ctx.file.remoteName}, its GET ${err.actualSize ?? 'another size'}: the file starts over with the GET's size`)
+        await resetFile(ctx, null)
+        continue
+      }
       if (!(err instanceof ContentChangedError) || restarts++ >= ctx.settings.maxContentRestarts) throw err
       await resetFile(ctx, null)
     }
   }
 }
 
-async function attempt (ctx: TransferContext): Promise<'done' | 'repair'> {
+/** A HEAD size the GETs contradicted, and theirs (null: unknown, the file streams to its end). */
+interface SizeCorrection {
+  headSize: number
+  size: number | null
+}
+
+async function attempt (ctx: TransferContext, correction: SizeCorrection | null): Promise<'done' | 'repair'> {
   const { file, store, signal } = ctx
-  const info = await headOrPinned(ctx)
+  let info = await headOrPinned(ctx)
+  if (info != null && correction != null && info.size === correction.headSize) info = { ...info, size: correction.size }
   ctx.onConnected()
   if (info != null) {
     if (changed(file, info)) await resetFile(ctx, info)

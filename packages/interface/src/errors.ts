@@ -123,6 +123,30 @@ export class OriginProtocolError extends DoptError {
   static override readonly code = 'ORIGIN_PROTOCOL'
 }
 
+export interface SizeMismatchErrorOptions extends DoptErrorOptions {
+  /** The size the download was using (the HEAD's). */
+  expectedSize?: number
+  /** The size the response gave (a 206's `Content-Range` total, a 200's `Content-Length`). */
+  actualSize?: number
+}
+
+/**
+ * Reported when the origin's answers disagree on the file's size: a ranged GET's `Content-Range` total (or a 200's
+ * `Content-Length`) is not the size the HEAD gave. The engine restarts the file once with the GET's size, and
+ * reports this error when the sizes keep moving.
+ */
+export class SizeMismatchError extends DoptError {
+  static override readonly code = 'SIZE_MISMATCH'
+  readonly expectedSize?: number
+  readonly actualSize?: number
+
+  constructor (message: string, options: SizeMismatchErrorOptions = {}) {
+    super(message, options)
+    if (options.expectedSize !== undefined) this.expectedSize = options.expectedSize
+    if (options.actualSize !== undefined) this.actualSize = options.actualSize
+  }
+}
+
 /** Thrown when the remote file changed (ETag or Last-Modified) while it was being downloaded. */
 export class ContentChangedError extends DoptError {
   static override readonly code = 'CONTENT_CHANGED'
@@ -189,7 +213,7 @@ export class DaemonRunningError extends DoptError {
 
 const classes: Array<typeof DoptError> = [
   InvalidArgumentError, InvalidUrlError, InvalidPathError, InvalidStateError, JobNotFoundError, JobEmptyError,
-  ValidationPendingError, ValidationFailedError, HttpStatusError, OriginUnavailableError, OriginProtocolError,
+  ValidationPendingError, ValidationFailedError, HttpStatusError, OriginUnavailableError, OriginProtocolError, SizeMismatchError,
   ContentChangedError, LocalFileError, SchemaMismatchError, NodeStoppedError, AbortedError, PeerRefusedError,
   PeerUnavailableError, ListenFailedError, ManifestUnavailableError, AccessDeniedError, DaemonUnavailableError, DaemonRunningError
 ]

@@ -1,11 +1,11 @@
 export {
   DoptError, InvalidArgumentError, InvalidUrlError, InvalidPathError, InvalidStateError, JobNotFoundError,
   JobEmptyError, ValidationPendingError, ValidationFailedError, HttpStatusError, OriginUnavailableError,
-  OriginProtocolError, ContentChangedError, LocalFileError, SchemaMismatchError, NodeStoppedError, AbortedError,
-  PeerRefusedError, PeerUnavailableError, ListenFailedError, ManifestUnavailableError, AccessDeniedError,
+  OriginProtocolError, SizeMismatchError, ContentChangedError, LocalFileError, SchemaMismatchError, NodeStoppedError,
+  AbortedError, PeerRefusedError, PeerUnavailableError, ListenFailedError, ManifestUnavailableError, AccessDeniedError,
   DaemonUnavailableError, DaemonRunningError, toErrorInfo, errorFromInfo
 } from './errors.js'
-export type { ErrorContext, ErrorInfo, DoptErrorOptions } from './errors.js'
+export type { ErrorContext, ErrorInfo, DoptErrorOptions, SizeMismatchErrorOptions } from './errors.js'
 export { JOB_STATES, JOB_PRIORITIES, NotifyFlags, DEFAULT_NOTIFY_FLAGS } from './job.js'
 export type {
   JobState, JobType, JobPriority, JobProgress, FileProgress, JobTimes, ValidationState, AbortOptions,

@@ -19,7 +19,7 @@ export {
   InvalidPathError, InvalidStateError, JobNotFoundError, JobEmptyError, ValidationPendingError, ValidationFailedError,
   HttpStatusError, OriginUnavailableError, OriginProtocolError, ContentChangedError, LocalFileError,
   SchemaMismatchError, NodeStoppedError, AbortedError, PeerRefusedError, PeerUnavailableError, ListenFailedError, ManifestUnavailableError,
-  AccessDeniedError, DaemonUnavailableError, DaemonRunningError,
+  AccessDeniedError, DaemonUnavailableError, DaemonRunningError, SizeMismatchError,
   toErrorInfo, errorFromInfo
 } from '@dopt/interface'
 export type {

@@ -17,7 +17,7 @@ export interface BodyFramer {
   readonly endsAtClose: boolean
 }
 
-/** A body of Content-Length bytes; bytes after it are ignored (the connection is closed after each response). */
+/** A body of Content-Length bytes. */
 export class LengthFramer implements BodyFramer {
   dataStart = 0
   dataEnd = 0
@@ -72,11 +72,8 @@ export function framerFor (method: string, status: number, headers: ReadonlyMap<
   return length === null ? new CloseFramer() : new LengthFramer(length)
 }
 
-/** The value of a Content-Length header; repeated equal values are allowed, as RFC 9110 section 8.6 permits. */
+/** The value of a Content-Length header: decimal digits only (a second copy is refused with the head). */
 export function parseContentLength (value: string | undefined): number | null | 'invalid' {
   if (value === undefined) return null
-  const values = value.split(',').map(s => s.trim())
-  const first = values[0]
-  if (first === undefined || !/^\d{1,15}$/.test(first) || values.some(v => v !== first)) return 'invalid'
-  return Number(first)
+  return /^\d{1,15}$/.test(value) ? Number(value) : 'invalid'
 }

@@ -27,13 +27,16 @@ export class RangeDelivery {
   readonly #exchange: Exchange
   readonly #progress: RangeProgress
   readonly #end: number
+  /** Where the exchange is closed: `end`, or further to see where the body ends. */
+  readonly #closeAt: number
   readonly #onData: (chunk: Uint8Array) => void | Promise<void>
   /** Absolute offset of the next byte of this response. */
   #position: number
 
   constructor (exchange: Exchange, bodyStart: number, progress: RangeProgress, end: number,
-    onData: (chunk: Uint8Array) => void | Promise<void>) {
+    onData: (chunk: Uint8Array) => void | Promise<void>, closeAt = end) {
     this.#exchange = exchange
+    this.#closeAt = closeAt
     this.#position = bodyStart
     this.#progress = progress
     this.#end = end
@@ -51,8 +54,9 @@ export class RangeDelivery {
     this.#position = to
     const lo = Math.max(from, this.#progress.next)
     const hi = Math.min(to, this.#end)
+    const last = to >= this.#closeAt
     if (hi <= lo) {
-      if (from >= this.#end) this.#exchange.close()
+      if (last) this.#exchange.close()
       return
     }
     this.#progress.next = hi
@@ -64,11 +68,11 @@ export class RangeDelivery {
       throw new SinkFailure(err)
     }
     if (result === undefined) {
-      if (hi >= this.#end) this.#exchange.close()
+      if (last) this.#exchange.close()
       return
     }
     return result.then(() => {
-      if (hi >= this.#end) this.#exchange.close()
+      if (last) this.#exchange.close()
     }, (err: unknown) => { throw new SinkFailure(err) })
   }
 }

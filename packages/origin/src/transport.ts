@@ -1,7 +1,7 @@
 /**
  * The seam between the origin client (redirects, ranges, retries) and the code that moves bytes: one exchange is
- * one request and its response. Two transports implement it: a raw `node:net` client for plain `http:` (the fast
- * path) and `node:http`/`node:https` for everything else.
+ * one request and its response. Two transports implement it: raw `node:net`/`node:tls` sockets (the default for both
+ * schemes) and `node:http`/`node:https` (the alternative it was measured against). Both keep connections alive.
  */
 
 /** Receives body bytes; the chunk may be reused once the call (or its promise) settles. */
@@ -33,10 +33,14 @@ export interface Exchange {
 export interface Transport {
   /** Sends the request; resolves once the response head has arrived. */
   open(request: ExchangeRequest): Promise<Exchange>
+  /** Closes idle kept-alive connections. */
+  close?(): void
 }
 
 export interface TransportSettings {
   userAgent: string
   connectTimeout: number
   idleTimeout: number
+  /** Milliseconds an idle connection is kept for the next request; 0: a connection per request. */
+  keepAliveTimeout: number
 }

@@ -27,6 +27,12 @@ export interface OriginClientInit {
   connectTimeout?: number
   /** Milliseconds without a byte before a request counts as broken. @default 30000 */
   idleTimeout?: number
+  /**
+   * Milliseconds an idle connection to an origin is kept for the next request (ranged GETs of a file, other files
+   * of the same origin); a server's shorter `Keep-Alive: timeout` wins. 0: a new connection per request.
+   * @default 4000
+   */
+  keepAliveTimeout?: number
   /** @default 10 */
   maxRedirects?: number
   /** Attempts per call after the first, on 5xx and connection loss, resuming where the data stopped. @default 3 */
@@ -45,6 +51,12 @@ export interface FetchRangeOptions extends AbortOptions {
   start: number
   /** One past the last byte; undefined for the end of the file. */
   end?: number
+  /**
+   * The file's size as the caller knows it (from `head`). Every response is checked against it: a 206 whose
+   * `Content-Range` total, or a 200 whose `Content-Length`, is another size fails with SIZE_MISMATCH before any of
+   * its bytes reach `onData`.
+   */
+  size?: number
   /** Sent as If-Range; a changed file fails with CONTENT_CHANGED instead of mixing versions. */
   validator?: Validator
   /**
@@ -59,4 +71,6 @@ export interface OriginClient {
   head(url: string, options?: AbortOptions): Promise<RemoteInfo>
   /** Streams a byte range to `onData`; resolves with what the final response said of the file. */
   fetchRange(url: string, options: FetchRangeOptions): Promise<RemoteInfo>
+  /** Closes idle kept-alive connections; the client can still be used (it connects again). */
+  close?(): void
 }
