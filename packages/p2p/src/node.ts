@@ -72,6 +72,13 @@ export function toSwarmKey (psk: Uint8Array): Uint8Array {
  * noise 17 on Node uses `node:crypto`'s chacha20-poly1305 for messages of 1200 bytes and more (its pure-JS
  * cipher is ten times slower; STACK-NOTES).
  */
+const warned = new Set<string>()
+function warnOnce (text: string): void {
+  if (warned.has(text)) return
+  warned.add(text)
+  process.emitWarning(text, { code: 'DOPT_LIBP2P_INTERNALS' })
+}
+
 export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
   const { groupId } = config
   const logger = config.logger ?? defaultLogger()
@@ -116,7 +123,13 @@ export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
     throw new ListenFailedError(`cannot listen on ${reasons.length > 0 ? reasons.join('; ') : config.listen.join(', ')}`, { cause: err, context: 'general-transport' })
   }
   const moved = [...internals.moved, ...checkNode(node)]
-  if (moved.length > 0) node.logger.forComponent('dopt:p2p:internals').error(describeMoved(moved))
+  if (moved.length > 0) {
+    const text = describeMoved(moved)
+    node.logger.forComponent('dopt:p2p:internals').error(text)
+    // Said where an operator sees it too (stderr, once per process and shape; --no-warnings silences it): the
+    // node is slower than it should be, and an update of dopt's pinned libp2p packages is the likely cause.
+    warnOnce(text)
+  }
   return node
 }
 

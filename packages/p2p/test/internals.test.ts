@@ -149,6 +149,9 @@ describe('libp2p internals (internals.ts)', () => {
     expect(report.moved.map(m => [m.part, m.shape])).toEqual([['tls', shape]])
     expect(report).toMatchObject({ tls: false, noise: true, yamux: true })
 
+    const warnings: Error[] = []
+    const onWarning = (w: Error): void => { if ((w as Error & { code?: string }).code === 'DOPT_LIBP2P_INTERNALS') warnings.push(w) }
+    process.on('warning', onWarning)
     const { encryption, logs } = await transfer()
     expect(encryption).toEqual(['/noise'])
     for (const log of logs) {
@@ -157,6 +160,10 @@ describe('libp2p internals (internals.ts)', () => {
       expect(lines[0]).toContain(shape)
       expect(lines[0]).toContain('TLS left out, noise only')
     }
+    // And where an operator sees it: one process warning for the shape, however many nodes the process runs.
+    await new Promise(resolve => setImmediate(resolve))
+    process.off('warning', onWarning)
+    expect(warnings.filter(w => w.message.includes(shape))).toHaveLength(1)
   })
 
   it('when noise\'s handshake methods have moved: reports them, uses stock noise (TLS still first), and says so once', async () => {
