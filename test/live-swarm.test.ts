@@ -63,6 +63,28 @@ describe('the live swarm', () => {
     expect(aJob.getProgress().bytesFromPeers).toBeGreaterThan(0)
   })
 
+  it('a slow peer does not hold the end of a download: its requests are raced at a fast one, and called off', async () => {
+    const size = 16 * MiB
+    const { url, data } = s.serve('race.bin', size)
+    // Two peers hold the file: one uploads at 8 MiB/s, one at 256 KiB/s (its share of the getter's requests would
+    // take it half a minute).
+    const fast = await s.node('fast', { uploadRate: 8 * MiB })
+    await fetchFile(fast, url, s.path('fast.bin'), { sha256: digest(data) })
+    const slow = await s.node('slow', { uploadRate: 256 * 1024 })
+    await fetchFile(slow, url, s.path('slow.bin'), { sha256: digest(data) })
+    // The origin all but stops: the file comes from the two peers.
+    s.origin.setFault('/race.bin', { rate: 1024 })
+    const getter = await s.node('getter', { peers: [...fast.getMultiaddrs(), ...slow.getMultiaddrs()] })
+    const began = Date.now()
+    const job = await fetchFile(getter, url, s.path('got.bin'), { sha256: digest(data) })
+    expect(await digestOf(s.path('got.bin'))).toBe(digest(data))
+    // About the fast peer's time for the whole file (2 s), not the slow one's for its share.
+    expect(Date.now() - began).toBeLessThan(12_000)
+    expect(fast.getStats().bytesUploaded).toBeGreaterThan(size * 0.75)
+    // Races called off leave no whole duplicates behind.
+    expect(job.getProgress().bytesFromPeers).toBeLessThan(size + 2 * MiB)
+  })
+
   it('a node joining mid-download takes pieces from nodes still downloading', async () => {
     const size = 24 * MiB
     const { url, data } = s.serve('join.bin', size)

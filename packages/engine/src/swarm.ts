@@ -107,6 +107,8 @@ class Swarm {
   readonly #inFlight = new Map<number, number>()
   /** When the first request in flight for a piece started (ms): the endgame duplicates only requests that lag. */
   readonly #since = new Map<number, number>()
+  /** Requests in flight to peers, by piece: called off when the piece arrives by another (the endgame's races). */
+  readonly #races = new Map<number, Set<AbortController>>()
   /** Pieces handed to the sink and not yet written: neither missing nor in flight, and not to be fetched again. */
   readonly #accepted = new Set<number>()
   /** Peers being subscribed to, with the updates that arrived before the subscription's answer did. */
@@ -481,12 +483,16 @@ class Swarm {
       this.#begin(index)
       peer.fetching.add(index)
       if (streamed) peer.streaming++
+      // Every request can be called off once the piece is had some other way (the endgame's other request, the
+      // origin): the losing peer stops sending it (CANCEL), and neither side spends upload, decryption and hashing
+      // on a copy that would be thrown away.
+      const race = this.#enterRace(index)
       let receive: Buffer | undefined
       try {
         const { start, end } = pieceRange(index, size, pieceSize)
         await this.#init.limiter?.take(end - start, { signal: this.#signal })
         receive = this.#spare.pop() ?? allocatePieceBuffers(1, pieceSize)[0]!
-        const bytes = await network.fetchPiece(peer.id, peer.key, index, { signal: this.#signal, timeout: settings.peerTimeout * 1000, into: receive })
+        const bytes = await network.fetchPiece(peer.id, peer.key, index, { signal: race.signal, timeout: settings.peerTimeout * 1000, into: receive })
         file.addPeerBytes(bytes.byteLength)
         if (this.#done.get(index) || this.#accepted.has(index)) continue // the endgame's other request won
         const hash = bytes.byteLength === end - start ? sha256(bytes) : null
@@ -499,6 +505,7 @@ class Swarm {
         const buffer = await sink.allocate({ signal: this.#signal })
         if (this.#accepted.has(index)) { sink.release(buffer); continue }
         this.#accepted.add(index)
+        this.#callOffRaces(index, race)
         // Before the sink takes the bytes: the live content copies them for peers that will ask soon.
         live.fromPeer(index, bytes, trust.kind === 'manifest' || vouchers.length > 0)
         if (trust.kind === 'vouched') file.peerSources.set(index, { sender: peer.id, hash: hash!, vouchers })
@@ -511,6 +518,7 @@ class Swarm {
         }
       } catch (err) {
         if (this.#signal.aborted) return
+        if (race.controller.signal.aborted) continue // called off: the piece is here
         if ((err as { code?: string }).code === 'PEER_REFUSED') {
           // It does not serve the piece (any more), or gave up fetching it.
           this.#view.setHave(peer.id, index, false)
@@ -519,6 +527,7 @@ class Swarm {
           this.#leave(peer.id) // vanished, timed out, or broke the protocol: its pieces go to the others
         }
       } finally {
+        this.#leaveRace(index, race.controller)
         if (receive !== undefined) this.#spare.push(receive)
         peer.fetching.delete(index)
         if (streamed) {
@@ -556,16 +565,15 @@ class Swarm {
   }
 
   /**
-   * The endgame: every missing piece is being fetched, and few are left (no more than there are peers), so a worker
-   * with nothing to do may race a request that has been under way for a while. Sooner, duplicates would only take
-   * upload capacity from pieces that peers still need.
+   * The endgame: every missing piece is being fetched, so a worker with nothing to do may race a request that has
+   * been under way for a while (at most two requests a piece). The first copy in calls the other off (#callOffRaces),
+   * so a race costs the part of a piece sent before then, not a piece. (It used to wait until no more pieces were
+   * left than there are peers: a slow peer with eight requests held the end of a download for their whole time.)
    */
   #allMissingInFlight (): boolean {
-    let left = 0
-    const limit = Math.max(2, this.#view.live().length)
     for (const i of this.#done.missing(this.#firstMissing())) {
       if (this.#accepted.has(i)) continue
-      if (!this.#inFlight.has(i) || ++left > limit) return false
+      if (!this.#inFlight.has(i)) return false
     }
     return true
   }
@@ -573,6 +581,30 @@ class Swarm {
   /** A piece whose first request has been in flight longer than ENDGAME_LAG (the endgame races only those). */
   #lagging (index: number): boolean {
     return Date.now() - (this.#since.get(index) ?? Infinity) > ENDGAME_LAG
+  }
+
+  /** Registers a request for a piece; its signal aborts with the download or when the piece is had otherwise. */
+  #enterRace (index: number): { controller: AbortController, signal: AbortSignal } {
+    const controller = new AbortController()
+    let set = this.#races.get(index)
+    if (set === undefined) this.#races.set(index, set = new Set())
+    set.add(controller)
+    return { controller, signal: AbortSignal.any([this.#signal, controller.signal]) }
+  }
+
+  #leaveRace (index: number, controller: AbortController): void {
+    const set = this.#races.get(index)
+    if (set === undefined) return
+    set.delete(controller)
+    if (set.size === 0) this.#races.delete(index)
+  }
+
+  /** The piece is had: the other requests for it are called off (the winner's own is left alone). */
+  #callOffRaces (index: number, winner: { controller: AbortController } | null): void {
+    const set = this.#races.get(index)
+    if (set === undefined) return
+    this.#races.delete(index)
+    for (const c of set) if (c !== winner?.controller) c.abort()
   }
 
   #begin (index: number): void {
@@ -636,7 +668,7 @@ class Swarm {
           signal: this.#signal,
           limiter: this.#init.limiter,
           onPieceBytes: (i, offset, chunk) => { runBytes += chunk.byteLength; live.arriving(i, offset, chunk) },
-          onPiece: (i, hash) => { this.#accepted.add(i); live.fromOrigin(i, hash) }
+          onPiece: (i, hash) => { this.#accepted.add(i); this.#callOffRaces(i, null); live.fromOrigin(i, hash) }
         })
         const seconds = (performance.now() - started) / 1000
         const rate = runBytes / Math.max(seconds, 0.001)
