@@ -15,6 +15,7 @@ import type { Origin } from '@dopt/lab'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const AGENT = fileURLToPath(new URL('fixtures/install/agent.ts', import.meta.url))
+const EXAMPLE = fileURLToPath(new URL('../examples/update-agent.mjs', import.meta.url))
 /** The network guard of the test processes, preloaded into every child: nothing leaves 127.0.0.0/8. */
 const GUARD = fileURLToPath(new URL('setup/loopback-only.mjs', import.meta.url))
 /** The packages an update agent installs: @dopt/node and the siblings it depends on (none is on a registry yet). */
@@ -74,6 +75,7 @@ describe('installing the packed packages outside the workspace', () => {
   let dir: string
   let app: string
   let packed: Packed[]
+  let tarballs: string
   let origin: Origin
   const payload = randomBytesSeeded(3 * 1024 * 1024 + 12345, 13)
   const sha256 = createHash('sha256').update(payload).digest('hex')
@@ -81,7 +83,7 @@ describe('installing the packed packages outside the workspace', () => {
   beforeAll(async () => {
     dir = await realpath(await mkdtemp(join(tmpdir(), 'dopt-install-')))
     app = join(dir, 'agent')
-    const tarballs = join(dir, 'tarballs')
+    tarballs = join(dir, 'tarballs')
     await mkdir(app)
     await mkdir(tarballs)
     packed = JSON.parse(ok(await exec('npm', ['pack', '--workspaces', '--json', '--pack-destination', tarballs], { cwd: ROOT }), 'npm pack').stdout) as Packed[]
@@ -190,4 +192,14 @@ describe('installing the packed packages outside the workspace', () => {
     expect(line.systems[0]!.originCopies).toBeLessThan(2)
     expect(await readdir(out)).toContain('report.json')
   }, 100_000)
+
+  // Last: it adds @dopt/lab to the folder, which the tests above check is not there.
+  it('installs @dopt/lab beside them, and examples/update-agent.mjs then runs there as docs/library.md says', async () => {
+    const lab = packed.find(p => p.name === '@dopt/lab')!
+    ok(await exec('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(tarballs, lab.filename)], { cwd: app, timeoutMs: 150_000 }), 'npm install @dopt/lab')
+    await copyFile(EXAMPLE, join(app, 'update-agent.mjs'))
+    const r = ok(await exec(process.execPath, [join(app, 'update-agent.mjs')], { cwd: app, env: guarded() }), 'the example')
+    expect(r.stdout).toMatch(/sha256 [0-9a-f]{64} -> valid/)
+    expect(r.stdout).toMatch(/saved \S+agent-2\.1\.bin: sha256 matches\n$/)
+  }, 180_000)
 })
