@@ -12,7 +12,7 @@ export const DOWNLOAD_MODES: readonly DownloadMode[] = ['http', 'lan', 'group', 
 export interface NodeConfig extends EngineInit {
   /** Folder of the database and the node's identity. @default $XDG_DATA_HOME/dopt, else ~/.local/share/dopt */
   dataDir?: string
-  /** libp2p listen addresses (peer support: see docs/architecture.md). @default [] */
+  /** libp2p listen addresses (peer support: see docs/architecture.md). @default ['/ip4/127.0.0.1/tcp/0'] (@dopt/p2p's) */
   listen?: string[]
   /** Peers to connect to, as multiaddrs. @default [] */
   peers?: string[]
