@@ -41,7 +41,7 @@ async function main (argv: string[]): Promise<number> {
       case 'daemon': return await runDaemon(rest)
       case 'manifest':
         if (rest.includes('--help') || rest.includes('-h')) {
-          process.stdout.write(HELP)
+          process.stdout.write(COMMAND_HELP.manifest!)
           return EXIT_OK
         }
         return await runManifest(rest)

@@ -166,5 +166,10 @@ runs as the job's owner, without a shell. Only the owner may set it.
   peers: 'dopt peers [--json]\n\nThe daemon\'s connected peers ({"peers":[{"peerId","addrs","source"}],"banned":[...]}).\n',
   cache: 'dopt cache [--json]\n\nWhat the seeding cache holds ({"items":[...],"bytes":N}).\n',
   reload: 'dopt reload [--json]\n\nAsks the daemon to re-read its --config, as SIGHUP does (administrators only).\n',
-  demo: 'dopt demo\n\nDownloads a generated file from a local origin, with progress: a first look at dopt.\n'
+  demo: 'dopt demo\n\nDownloads a generated file from a local origin, with progress: a first look at dopt.\n',
+  manifest: `dopt manifest FILE [--piece-size SIZE] [-o PATH] [--json]
+
+A publisher's manifest of FILE, made offline: writes FILE.dopt-manifest (the sidecar nodes look for beside the
+file on the origin, or -o PATH) and prints its CID, which machines pin with dopt get --manifest CID.
+`
 }

@@ -240,7 +240,7 @@ describe('help and version', () => {
     const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
     const version = await run(['--version'])
     expect([version.code, version.stdout.trim()]).toEqual([0, `dopt ${pkg.version}`])
-    for (const command of ['get', 'daemon', 'create', 'addfile', 'set', 'monitor', 'list']) {
+    for (const command of ['get', 'daemon', 'create', 'addfile', 'set', 'monitor', 'list', 'manifest']) {
       const help = await run(['help', command])
       expect(help.code).toBe(0)
       expect(help.stdout).toMatch(new RegExp(`^dopt ${command}`))
