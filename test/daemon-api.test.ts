@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
-import { chmod, chown, cp, link, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { chmod, chown, copyFile, cp, link, lstat, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
@@ -376,9 +376,28 @@ try {
   return script
 }
 
+/**
+ * A Node binary another user can run: this one, unless a folder above it is closed to others (CI's Node 24 lives in
+ * a 0700 temporary folder), then a copy beside the script.
+ */
+async function nodeForOthers (script: string): Promise<string> {
+  for (let dir = dirname(process.execPath); ; dir = dirname(dir)) {
+    if (((await stat(dir)).mode & 0o001) === 0) {
+      const copy = join(dirname(script), 'node')
+      if ((await stat(copy).catch(() => null)) == null) {
+        await copyFile(process.execPath, copy)
+        await chmod(copy, 0o755)
+      }
+      return copy
+    }
+    if (dirname(dir) === dir) return process.execPath
+  }
+}
+
 async function asUser (uid: number, script: string, args: string[]): Promise<Record<string, unknown>> {
+  const node = await nodeForOthers(script)
   return await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { uid, gid: uid, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/', env: { PATH: process.env.PATH } })
+    const child = spawn(node, [script, ...args], { uid, gid: uid, stdio: ['ignore', 'pipe', 'pipe'], cwd: '/', env: { PATH: process.env.PATH } })
     let out = ''
     let err = ''
     child.stdout.setEncoding('utf8').on('data', (c: string) => { out += c })
