@@ -636,7 +636,7 @@ class Swarm {
           signal: this.#signal,
           limiter: this.#init.limiter,
           onPieceBytes: (i, offset, chunk) => { runBytes += chunk.byteLength; live.arriving(i, offset, chunk) },
-          onPiece: (i, hash) => { this.#accepted.add(i); live.fromOrigin(i, hash) }
+          onPiece: (i, hash) => { this.#accepted.add(i); hash.then(h => { live.fromOrigin(i, h) }, () => {}) }
         })
         const seconds = (performance.now() - started) / 1000
         const rate = runBytes / Math.max(seconds, 0.001)
