@@ -10,7 +10,8 @@ export function sha256 (bytes: Uint8Array): Uint8Array {
 /**
  * SHA-256 of `bytes` on libuv's thread pool (WebCrypto runs digests off the event loop in Node), so that hashing
  * 1 MiB pieces overlaps with receiving the next ones instead of stalling the socket. `bytes` must not change
- * until the promise settles.
+ * until the promise settles. Node 20 copies `bytes` on the calling thread first (about as costly there as hashing
+ * them) and refuses views of shared memory; the engine hashes pieces on a worker of its own (PieceHasher).
  */
 export async function sha256Async (bytes: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await webcrypto.subtle.digest('SHA-256', bytes))

@@ -3,6 +3,7 @@ import type { OriginClient } from '@dopt/origin'
 import type { RateLimiter } from './rate-limiter.js'
 import type { Store } from '@dopt/store'
 import type { Notifier } from './notifier.js'
+import type { PieceHasher } from './piece-hasher.js'
 import type { PieceSource } from './piece-source.js'
 import type { EngineSettings } from './settings.js'
 import type { JobImpl } from './job.js'
@@ -14,6 +15,8 @@ export interface EngineContext {
   readonly store: Store
   readonly client: OriginClient
   readonly origin: PieceSource
+  /** Hashes pieces off the receiving thread (shared by every transfer). */
+  readonly hasher: PieceHasher
   readonly settings: EngineSettings
   readonly notifier: Notifier
   /** Peers, and what sharing with them takes; absent in download mode `http`. */

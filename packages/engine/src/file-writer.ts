@@ -34,7 +34,8 @@ export function allocatePieceBuffers (count: number, size: number): Buffer[] {
   if (count > 0) {
     try {
       const pages = Math.ceil((count * size) / WASM_PAGE)
-      const memory = new WebAssembly.Memory({ initial: pages, maximum: pages })
+      // Shared, so that a hashing thread can read a piece where it lies (piece-hasher.ts).
+      const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
       return Array.from({ length: count }, (_, i) => Buffer.from(memory.buffer, i * size, size))
     } catch {
       // No room for a WebAssembly memory (a small address-space limit): plain buffers, written buffered.

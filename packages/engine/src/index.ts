@@ -1,5 +1,7 @@
 export { createJobEngine } from './job-manager.js'
 export type { EngineStats, JobEngine, JobEngineComponents } from './job-manager.js'
+export { PieceHasher } from './piece-hasher.js'
+export type { PieceHasherInit } from './piece-hasher.js'
 export { engineSettings } from './settings.js'
 export type { EngineInit, EngineSettings } from './settings.js'
 export { MAX_DISPLAY_NAME } from './validate.js'

@@ -17,11 +17,17 @@ import { Bans } from './bans.js'
 import type { Ban } from './bans.js'
 import type { LiveRegistry } from './live-content.js'
 import { PieceMemory } from './piece-memory.js'
+import { PieceHasher } from './piece-hasher.js'
 import type { PeerContext } from './transfer.js'
 
 export interface JobEngineComponents {
   store: Store
   originClient: OriginClient
+  /**
+   * Hashes pieces off the receiving thread. Left out, the engine makes its own and ends it on `stop()`; one passed
+   * in stays the caller's to close.
+   */
+  hasher?: PieceHasher
   /** Peers; leave out for download mode `http`. */
   peers?: {
     network: PeerNetwork
@@ -71,6 +77,8 @@ class JobEngineImpl implements JobEngine, EngineContext {
   readonly store: Store
   readonly client: OriginClient
   readonly origin: OriginSource
+  readonly hasher: PieceHasher
+  readonly #ownHasher: boolean
   readonly notifier: Notifier
   readonly peers?: PeerContext
   readonly cache?: SeedCache
@@ -89,7 +97,9 @@ class JobEngineImpl implements JobEngine, EngineContext {
     this.settings = engineSettings(init)
     this.store = components.store
     this.client = components.originClient
-    this.origin = new OriginSource(components.originClient)
+    this.hasher = components.hasher ?? new PieceHasher()
+    this.#ownHasher = components.hasher == null
+    this.origin = new OriginSource(components.originClient, this.hasher)
     this.notifier = new Notifier(this.settings.maxConcurrentCallbacks)
     this.#foreground = new RateLimiter(this.settings.foregroundDownloadRate)
     this.#background = new RateLimiter(this.settings.backgroundDownloadRate)
@@ -228,6 +238,7 @@ class JobEngineImpl implements JobEngine, EngineContext {
     await Promise.all([...this.#jobs.values()].map(async j => { await j.halt() }))
     // Kept-alive origin connections do not hold the process open, but a stopped node leaves none behind.
     this.client.close?.()
+    if (this.#ownHasher) await this.hasher.close()
   }
 
   get stopped (): boolean {

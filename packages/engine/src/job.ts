@@ -433,7 +433,7 @@ export class JobImpl implements Job, FileOwner {
         }
         const settings = this.#ctx.settings
         await transferFile({
-          file, store: this.#ctx.store, client: this.#ctx.client, origin: this.#ctx.origin, settings, signal,
+          file, store: this.#ctx.store, client: this.#ctx.client, origin: this.#ctx.origin, hasher: this.#ctx.hasher, settings, signal,
           ...(this.#ctx.peers != null ? { peers: this.#ctx.peers } : {}),
           minPeerFileSize: this.#ctx.cache?.minFileSizeToCache ?? Infinity,
           limiter: this.#ctx.limiterFor(this.record.priority),

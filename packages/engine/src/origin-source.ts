@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto'
-import type { Hash } from 'node:crypto'
 import { pieceRange } from '@dopt/content'
 import type { OriginClient } from '@dopt/origin'
 import type { JobFileImpl } from './job-file.js'
+import type { PieceHasher } from './piece-hasher.js'
 import type { FetchRunOptions, PieceRun, PieceSinkLike, PieceSource } from './piece-source.js'
 
 /**
@@ -12,9 +11,11 @@ import type { FetchRunOptions, PieceRun, PieceSinkLike, PieceSource } from './pi
 export class OriginSource implements PieceSource {
   readonly kind = 'origin' as const
   readonly #client: OriginClient
+  readonly #hasher: PieceHasher
 
-  constructor (client: OriginClient) {
+  constructor (client: OriginClient, hasher: PieceHasher) {
     this.#client = client
+    this.#hasher = hasher
   }
 
   async fetch (file: JobFileImpl, run: PieceRun, sink: PieceSinkLike, options: FetchRunOptions): Promise<void> {
@@ -27,9 +28,18 @@ export class OriginSource implements PieceSource {
     let piece = run.first
     let buffer: Buffer | null = null
     let fill = 0
-    // Each piece is hashed as its bytes are copied in: the bytes are hot in cache, and no second pass or thread
-    // hand-off is needed (WebCrypto on the thread pool copies each piece once more on the main thread).
-    let hash: Hash = createHash('sha256')
+
+    // A whole piece goes to the sink with its SHA-256 still being computed off this thread (PieceHasher), so that
+    // receiving, hashing and writing overlap; the sink checks and writes it only once the hash is in.
+    const handOver = (): void => {
+      const full = buffer!
+      const digest = this.#hasher.hash(full.subarray(0, fill))
+      // Told first: what serves the piece on keeps its own copy, which the sink's first reader may then share.
+      options.onPiece?.(piece, digest)
+      sink.accept(piece, full, fill, 'origin', digest)
+      piece++
+      buffer = null
+    }
 
     // Copies as much of `chunk` as fits into pieces; returns where it stopped when it ran out of buffers.
     const take = (chunk: Uint8Array, from: number): number => {
@@ -40,18 +50,11 @@ export class OriginSource implements PieceSource {
         const n = Math.min(lengthOf(piece) - fill, chunk.byteLength - off)
         const part = chunk.subarray(off, off + n)
         buffer.set(part, fill)
-        hash.update(part)
         options.onPieceBytes?.(piece, fill, part)
         fill += n
         off += n
         if (fill === lengthOf(piece)) {
-          const digest = hash.digest()
-          // Told first: what serves the piece on keeps its own copy, which the sink's first reader may then share.
-          options.onPiece?.(piece, digest)
-          sink.accept(piece, buffer, fill, 'origin', digest)
-          piece++
-          hash = createHash('sha256')
-          buffer = null
+          handOver()
           fill = 0
         }
       }
@@ -91,14 +94,8 @@ export class OriginSource implements PieceSource {
         onData,
         signal: options.signal
       })
-      if (buffer != null && fill > 0 && size == null) {
-        // The body ended mid-piece: for unknown sizes that is the last piece.
-        const digest = hash.digest()
-        options.onPiece?.(piece, digest)
-        sink.accept(piece, buffer, fill, 'origin', digest)
-        piece++
-        buffer = null
-      }
+      // The body ended mid-piece: for unknown sizes that is the last piece.
+      if (buffer != null && fill > 0 && size == null) handOver()
     } finally {
       if (buffer != null) sink.release(buffer)
     }

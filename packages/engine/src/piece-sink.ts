@@ -1,9 +1,10 @@
-import { equalBytes, sha256Async } from '@dopt/content'
+import { equalBytes, sha256 as sha256Here } from '@dopt/content'
 import { LocalFileError, ValidationFailedError } from '@dopt/interface'
 import type { AbortOptions } from '@dopt/interface'
 import type { Store } from '@dopt/store'
 import type { FileHandle } from 'node:fs/promises'
 import type { JobFileImpl } from './job-file.js'
+import type { PieceHasher } from './piece-hasher.js'
 import type { PieceOrigin, PieceSinkLike } from './piece-source.js'
 import type { EngineSettings } from './settings.js'
 import { PieceWriter, allocatePieceBuffers } from './file-writer.js'
@@ -15,6 +16,8 @@ export interface PieceSinkInit {
   settings: EngineSettings
   /** Expected piece hashes (from a manifest), if any. */
   expected: Uint8Array[] | null
+  /** Hashes pieces that come without a hash; without it they are hashed on the calling thread. */
+  hasher?: PieceHasher
   /** Hashes of verified pieces, filled as pieces land (to build the manifest at the end). */
   hashes: Map<number, Uint8Array>
   /** Called after each piece is written and marked. */
@@ -26,7 +29,8 @@ export interface PieceSinkInit {
 /**
  * Checks and writes whole pieces with a fixed pool of buffers, so memory stays bounded. Writes bypass the page cache
  * where the file system allows, else go into it from the receiving thread (file-writer.ts says why). Sources that
- * hash on the way in pass the hash; other pieces are hashed here, on the thread pool. Bitmaps are saved in batches:
+ * hash the piece pass its hash (or its promise, awaited before anything else); other pieces are hashed here, by the
+ * hasher when one is given. Bitmaps are saved in batches:
  * a piece is marked only after its bytes are written, so a crash can lose marks (the piece is fetched again) but
  * never mark a piece that is not on disk.
  */
@@ -98,7 +102,7 @@ export class PieceSink implements PieceSinkLike {
     else this.#free.push(buffer)
   }
 
-  accept (index: number, buffer: Buffer, length: number, from: PieceOrigin, sha256?: Uint8Array): void {
+  accept (index: number, buffer: Buffer, length: number, from: PieceOrigin, sha256?: Uint8Array | Promise<Uint8Array>): void {
     this.#init.onAccept?.(index, buffer.subarray(0, length))
     const task = this.#store(index, buffer, length, from, sha256)
       .catch(err => {
@@ -110,10 +114,10 @@ export class PieceSink implements PieceSinkLike {
     this.#inFlight.add(task)
   }
 
-  async #store (index: number, buffer: Buffer, length: number, from: PieceOrigin, sha256?: Uint8Array): Promise<void> {
+  async #store (index: number, buffer: Buffer, length: number, from: PieceOrigin, sha256?: Uint8Array | Promise<Uint8Array>): Promise<void> {
     const { file, expected } = this.#init
     const bytes = buffer.subarray(0, length)
-    const hash = sha256 ?? await sha256Async(bytes)
+    const hash = await (sha256 ?? this.#init.hasher?.hash(bytes) ?? sha256Here(bytes))
     const want = expected?.[index]
     if (want != null && !equalBytes(want, hash)) {
       throw new ValidationFailedError(`piece ${index} of ${file.remoteName} does not match its manifest`, { context: 'remote-file', url: file.remoteName })

@@ -12,10 +12,11 @@ export interface PieceSinkLike {
   /** A free piece buffer now, or null when all are in use. */
   tryAllocate(): Buffer | null
   /**
-   * Hands over a complete piece; the sink checks, writes and records it, then frees the buffer. A source that hashed
-   * the bytes on the way in passes the SHA-256; otherwise the sink hashes them.
+   * Hands over a complete piece; the sink checks, writes and records it, then frees the buffer. A source that hashes
+   * the bytes itself passes the SHA-256 (or its promise: the sink waits for it before anything else); otherwise the
+   * sink hashes them.
    */
-  accept(index: number, buffer: Buffer, length: number, from: PieceOrigin, sha256?: Uint8Array): void
+  accept(index: number, buffer: Buffer, length: number, from: PieceOrigin, sha256?: Uint8Array | Promise<Uint8Array>): void
   /** Returns an unused buffer to the pool. */
   release(buffer: Buffer): void
 }
@@ -40,8 +41,11 @@ export interface FetchRunOptions extends AbortOptions {
   onBytes?(chunk: Uint8Array): void
   /** Sees each piece's bytes as they arrive (`offset` within the piece): to serve a piece while it arrives. */
   onPieceBytes?(index: number, offset: number, chunk: Uint8Array): void
-  /** Told each piece handed to the sink whole, with its SHA-256. */
-  onPiece?(index: number, sha256: Uint8Array): void
+  /**
+   * Told each piece as it is handed to the sink whole, with its SHA-256 as a promise (computed off the receiving
+   * thread; it rejects only if hashing itself failed, and the sink then fails the piece).
+   */
+  onPiece?(index: number, sha256: Promise<Uint8Array>): void
   /** Download limit to respect (see RateLimiter). */
   limiter?: RateLimiter
 }

@@ -668,7 +668,8 @@ class Swarm {
           signal: this.#signal,
           limiter: this.#init.limiter,
           onPieceBytes: (i, offset, chunk) => { runBytes += chunk.byteLength; live.arriving(i, offset, chunk) },
-          onPiece: (i, hash) => { this.#accepted.add(i); this.#callOffRaces(i, null); live.fromOrigin(i, hash) }
+          // A peer's copy still under way is called off once the origin's is checked (not before: it may fail).
+          onPiece: (i, hash) => { this.#accepted.add(i); hash.then(h => { this.#callOffRaces(i, null); live.fromOrigin(i, h) }, () => {}) }
         })
         const seconds = (performance.now() - started) / 1000
         const rate = runBytes / Math.max(seconds, 0.001)

@@ -27,6 +27,7 @@ import { swarmDownload } from './swarm.js'
 import type { SwarmTrust } from './swarm.js'
 import type { RateLimiter } from './rate-limiter.js'
 import { WholeFileHash } from './whole-file-hash.js'
+import type { PieceHasher } from './piece-hasher.js'
 
 /** What a node that shares with peers brings to a transfer. */
 export interface PeerContext {
@@ -46,6 +47,8 @@ export interface TransferContext {
   store: Store
   client: OriginClient
   origin: PieceSource
+  /** Hashes pieces off the receiving thread; without it, on it. */
+  hasher?: PieceHasher
   settings: EngineSettings
   signal: AbortSignal
   /** Peers, unless the download mode is `http`. */
@@ -134,6 +137,7 @@ async function attempt (ctx: TransferContext, correction: SizeCorrection | null)
     const whole = want != null && size != null ? new WholeFileHash(size, file.record.pieceSize, WHOLE_HASH_MEMORY) : null
     const sink = new PieceSink({
       file, handle, store, settings: ctx.settings, expected: pinned?.manifest.pieceHashes ?? null, hashes,
+      ...(ctx.hasher != null ? { hasher: ctx.hasher } : {}),
       onAccept: whole == null ? undefined : (index, bytes) => { whole.add(index, bytes, () => file.live?.kept(index)) },
       onPiece: (index, length, from, hash) => {
         if (file.done == null) file.streamed += length
