@@ -35,7 +35,7 @@ const CONFIG_KEYS = new Set([
   'noProgressTimeout', 'pieceSize', 'originDelay', 'discoveryTimeout', 'peerTimeout', 'maxPeerStrikes', 'peerRequestsInFlight',
   'foregroundDownloadRate', 'backgroundDownloadRate', 'mdns', 'piecesInFlight', 'directWrites', 'modificationInterval', 'flushPieces',
   'flushInterval', 'maxContentRestarts', 'maxOriginRun', 'directReads', 'mdnsInterface', 'foregroundOriginDelay',
-  'backgroundOriginDelay', 'trustGroup', 'servingMemory', 'maxUploadsPerPeer',
+  'backgroundOriginDelay', 'trustGroup', 'servingMemory', 'maxUploadsPerPeer', 'hashThreads',
   // The daemon's own: who administers it (see docs/daemon.md).
   'adminGroup', 'activity'
 ])

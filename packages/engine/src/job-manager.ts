@@ -97,7 +97,7 @@ class JobEngineImpl implements JobEngine, EngineContext {
     this.settings = engineSettings(init)
     this.store = components.store
     this.client = components.originClient
-    this.hasher = components.hasher ?? new PieceHasher()
+    this.hasher = components.hasher ?? new PieceHasher(init.hashThreads !== undefined ? { threads: this.settings.hashThreads } : {})
     this.#ownHasher = components.hasher == null
     this.origin = new OriginSource(components.originClient, this.hasher)
     this.notifier = new Notifier(this.settings.maxConcurrentCallbacks)

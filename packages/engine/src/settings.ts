@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { MAX_PIECE_SIZE, MIN_PIECE_SIZE } from '@dopt/content'
 import { InvalidArgumentError } from '@dopt/interface'
 
@@ -54,6 +55,12 @@ export interface EngineInit {
   trustGroup?: boolean
   /** Bytes of recently received pieces kept in memory to serve to peers without reading the disk. @default 64 MiB */
   servingMemory?: number
+  /**
+   * Threads that hash pieces from the origin beside the receiving thread; 0 hashes them on it. One pays on the origin
+   * path of a lone download; where many processes share few cores (a lab fleet) the thread only adds work.
+   * @default min(2, cores - 1), at least 1
+   */
+  hashThreads?: number
   /** Seconds a peer search runs. @default 2 */
   discoveryTimeout?: number
   /** Seconds before a piece request to a peer fails and the peer is dropped. @default 15 */
@@ -97,6 +104,7 @@ const RULES: Record<Exclude<keyof EngineInit, 'directWrites' | 'trustGroup'>, Ru
   foregroundOriginDelay: ['number', 0, MAX_TIMER_SECONDS, ' seconds'],
   backgroundOriginDelay: ['number', 0, MAX_TIMER_SECONDS, ' seconds'],
   servingMemory: ['integer', 0, Number.MAX_SAFE_INTEGER, ' bytes'],
+  hashThreads: ['integer', 0, 64, ''],
   discoveryTimeout: ['number', 0, MAX_TIMER_SECONDS, ' seconds'],
   peerTimeout: ['number', 0.001, MAX_TIMER_SECONDS, ' seconds'],
   maxPeerStrikes: ['integer', 1, 1_000_000, ''],
@@ -141,6 +149,7 @@ export function engineSettings (init: EngineInit = {}): EngineSettings {
     backgroundOriginDelay: init.backgroundOriginDelay ?? init.originDelay ?? 0,
     trustGroup: init.trustGroup ?? false,
     servingMemory: init.servingMemory ?? 64 * 1024 * 1024,
+    hashThreads: init.hashThreads ?? Math.min(2, Math.max(1, availableParallelism() - 1)),
     discoveryTimeout: init.discoveryTimeout ?? 2,
     peerTimeout: init.peerTimeout ?? 15,
     maxPeerStrikes: init.maxPeerStrikes ?? 3,
