@@ -3,6 +3,7 @@ import { chmod, lstat, mkdir, open, readFile, readdir, rm } from 'node:fs/promis
 import { constants } from 'node:fs'
 import { join } from 'node:path'
 import { AccessDeniedError } from '@dopt/interface'
+import { groupsOf } from './access.js'
 import { RequestError } from './wire.js'
 
 /**
@@ -114,17 +115,16 @@ export class Authenticator {
   }
 }
 
-/** Whether a user belongs to a group (primary or listed), from /etc/passwd and /etc/group. */
+/** Whether a user belongs to a group (a gid, or a name looked up in /etc/group), primary or listed. */
 export async function inGroup (uid: number, group: string | number): Promise<boolean> {
-  const [passwd, groups] = await Promise.all([
-    readFile('/etc/passwd', 'utf8').catch(() => ''),
-    readFile('/etc/group', 'utf8').catch(() => '')
-  ])
-  const user = passwd.split('\n').map(l => l.split(':')).find(f => f.length >= 4 && f[2] !== '' && Number(f[2]) === uid)
-  const entry = groups.split('\n').map(l => l.split(':')).find(f => f.length >= 3 && (typeof group === 'number' ? Number(f[2]) === group && f[2] !== '' : f[0] === group))
-  if (entry == null) return false
-  if (user != null && Number(user[3]) === Number(entry[2])) return true
-  return user != null && (entry[3] ?? '').split(',').map(s => s.trim()).includes(user[0]!)
+  let gid = typeof group === 'number' ? group : null
+  if (gid === null) {
+    const groups = await readFile('/etc/group', 'utf8').catch(() => '')
+    const entry = groups.split('\n').map(l => l.split(':')).find(f => f.length >= 3 && f[0] === group && f[2] !== '')
+    if (entry == null) return false
+    gid = Number(entry[2])
+  }
+  return (await groupsOf(uid)).has(gid)
 }
 
 /** The client's side: creates the proof file for `challenge` in `dir`. */

@@ -21,7 +21,7 @@ import type { FileOwner } from './job-file.js'
 import { repairFromOrigin, resetFile, transferFile } from './transfer.js'
 import { NAME_MAX, checkDescription, checkDisplayName, checkLocalPath, checkNotAborted, checkPriority, checkSeconds, checkUrl, truncateUtf8 } from './validate.js'
 import type { EngineContext } from './context.js'
-import { checkNotifyCmdLine, processUid } from './notify-command.js'
+import { checkCanRunAs, checkNotifyCmdLine, processUid } from './notify-command.js'
 
 const FINAL: readonly JobState[] = ['acknowledged', 'cancelled']
 
@@ -168,7 +168,10 @@ export class JobImpl implements Job, FileOwner {
 
   async setNotifyCmdLine (cmdLine: string[] | null): Promise<void> {
     this.#assertNot(FINAL, 'setNotifyCmdLine')
-    this.record.notifyCmdLine = checkNotifyCmdLine(cmdLine, this.id)
+    const checked = checkNotifyCmdLine(cmdLine, this.id)
+    // A command this process could never run as the owner is refused now, not found out at the first event.
+    if (checked != null) checkCanRunAs(this.getOwner(), this.id)
+    this.record.notifyCmdLine = checked
     await this.#changed()
   }
 
