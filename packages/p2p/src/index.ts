@@ -11,5 +11,6 @@ export { EntryKind, MAX_PAYLOAD, MessageType, RefuseReason } from './codec.js'
 export type { Entry, ProtocolVersion } from './codec.js'
 export type {
   PeerSourceKind, PeerInfo, ContentProvider, UploadStats, StreamingPiece, PieceData, ContentEntry, ContentSubscription,
-  PeerSubscription, SubscribeOptions, P2PInit, FetchOptions, FetchPieceOptions, FindProvidersOptions, P2PEvents, P2P
+  PeerSubscription, SubscribeOptions, P2PInit, KeepAliveOptions, FetchOptions, FetchPieceOptions, FindProvidersOptions, P2PEvents,
+  P2P
 } from './types.js'

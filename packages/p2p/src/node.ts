@@ -19,7 +19,8 @@ import type { InternalsReport } from './internals.js'
 import type { TlsComponents } from './tls.js'
 import type { ComponentLogger, ConnectionEncrypter, Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
-import type { ServiceFactoryMap } from 'libp2p'
+import type { KeepAliveOptions } from './types.js'
+import type { ConnectionMonitorInit, ServiceFactoryMap } from 'libp2p'
 
 export interface NodeServices extends Record<string, unknown> {
   identify: Identify
@@ -35,6 +36,8 @@ export interface NodeConfig {
   groupId: string
   psk?: Uint8Array
   dht: boolean
+  /** The keep-alive pings (P2PInit.keepAlive). */
+  keepAlive?: KeepAliveOptions
   /** libp2p's component logger, which the node's log lines go to. @default libp2p's (DEBUG=libp2p:*,dopt:*) */
   logger?: ComponentLogger
 }
@@ -72,6 +75,8 @@ export function toSwarmKey (psk: Uint8Array): Uint8Array {
  * noise 17 on Node uses `node:crypto`'s chacha20-poly1305 for messages of 1200 bytes and more (its pure-JS
  * cipher is ten times slower; STACK-NOTES).
  */
+const KEEP_ALIVE_INTERVAL = 30_000
+
 const warned = new Set<string>()
 function warnOnce (text: string): void {
   if (warned.has(text)) return
@@ -87,7 +92,8 @@ export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
   const internals = await checkInternals({ logger })
   const services: ServiceFactoryMap<NodeServices> = {
     identify: identify(),
-    ping: ping()
+    // Answers a peer's ping for as long as this node's own pings may take (libp2p's 10 s cut slow ones short).
+    ping: ping({ timeout: keepAliveOf(config.keepAlive).timeout })
   }
   if (config.dht) {
     services.dht = kadDHT({
@@ -114,6 +120,7 @@ export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
       // stream, so the read-buffer limit is not at risk.
       streamMuxers: [internals.yamux ? doptYamux() : yamux()],
       ...(config.psk !== undefined ? { connectionProtector: preSharedKey({ psk: toSwarmKey(config.psk) }) } : {}),
+      connectionMonitor: connectionMonitor(config.keepAlive),
       services
     })
   } catch (err) {
@@ -131,6 +138,28 @@ export async function createNode (config: NodeConfig): Promise<DoptLibp2p> {
     warnOnce(text)
   }
   return node
+}
+
+/**
+ * libp2p's connection monitor with dopt's keep-alive: a fixed, long timeout instead of libp2p's adaptive one (5 s at
+ * the least), which a ping queued behind a connection's bulk data, or behind a busy event loop, overran (types.ts).
+ * The timeout is at most the interval: the ping protocol allows one outbound ping stream per peer, and libp2p's
+ * monitor starts the next ping on time regardless, so a ping still under way at the next one was a failure too.
+ */
+function connectionMonitor (keepAlive: KeepAliveOptions = {}): ConnectionMonitorInit {
+  const { interval, timeout } = keepAliveOf(keepAlive)
+  return { pingInterval: interval, pingTimeout: { minTimeout: timeout, maxTimeout: timeout } }
+}
+
+/** The keep-alive's interval and timeout, checked. */
+export function keepAliveOf (keepAlive: KeepAliveOptions = {}): { interval: number, timeout: number } {
+  const interval = keepAlive.interval ?? KEEP_ALIVE_INTERVAL
+  const timeout = keepAlive.timeout ?? interval
+  if (!Number.isFinite(interval) || interval <= 0) throw new InvalidArgumentError(`keepAlive.interval must be a positive number of ms, not ${interval}`)
+  if (!Number.isFinite(timeout) || timeout <= 0 || timeout > interval) {
+    throw new InvalidArgumentError(`keepAlive.timeout must be a positive number of ms, at most keepAlive.interval (${interval}), not ${timeout}`)
+  }
+  return { interval, timeout }
 }
 
 /**

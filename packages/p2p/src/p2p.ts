@@ -38,6 +38,7 @@ export async function createP2P (init: P2PInit, components: P2PComponents): Prom
     groupId,
     ...(init.psk !== undefined ? { psk: init.psk } : {}),
     dht: init.dht ?? true,
+    ...(init.keepAlive !== undefined ? { keepAlive: init.keepAlive } : {}),
     ...(init.logger !== undefined ? { logger: init.logger } : {})
   })
   try {

@@ -55,10 +55,26 @@ export interface P2PInit {
   /** Upload limit in bytes per second; 0 for none. @default 0 */
   uploadRate?: number
   /**
+   * libp2p's keep-alive: every connection is pinged every `interval` ms, and closed when a ping gets no answer
+   * within `timeout` ms (at most `interval`: one ping per peer at a time). Long on purpose: a ping waits behind the
+   * bulk data queued on its connection and behind a busy event loop, and libp2p's own 5 s cut the connections of
+   * busy swarms mid-download (the lab at N = 16 on 2 cores: nodes dropped their peers at once and fetched their
+   * pieces from the origin a second time).
+   * @default { interval: 30000, timeout: 30000 }
+   */
+  keepAlive?: KeepAliveOptions
+  /**
    * libp2p's component logger, which the node logs to; among its lines, once at start, any fast path it left out
    * because the libp2p internals it relies on moved (`dopt:p2p:internals`). @default libp2p's debug logger
    */
   logger?: ComponentLogger
+}
+
+export interface KeepAliveOptions {
+  /** Milliseconds between two pings of a connection. @default 30000 */
+  interval?: number
+  /** Milliseconds a ping may take before its connection is closed; at most `interval`. @default interval */
+  timeout?: number
 }
 
 export interface FetchOptions extends AbortOptions {
