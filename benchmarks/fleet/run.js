@@ -9,8 +9,9 @@
 //
 // Each scenario's report (report.json, report.md and its charts) goes to --reports/<name>/; the summary table goes
 // into --out between <!-- fleet:begin --> and <!-- fleet:end -->. --baseline defaults to every baseline the lab
-// can run (packages/lab/src/baselines.ts). --smoke: one small built-in scenario (3 nodes, 8 MiB), written to temp
-// files, failing unless every node finished with a verified file, so the lab cannot rot in CI.
+// can run (packages/lab/src/baselines.ts; "none": dopt alone), and a recording refuses to run when aria2c cannot.
+// --smoke: one small built-in scenario (3 nodes, 8 MiB), written to temp files, failing unless every node finished
+// with a verified file, so the lab cannot rot in CI (without aria2c it runs dopt alone and says so).
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join, relative, resolve } from 'node:path'
@@ -82,9 +83,20 @@ async function main () {
   const out = opts.out !== undefined ? resolve(opts.out) : opts.smoke ? join(temp, 'benchmarks.md') : join(REPO_ROOT, 'docs/benchmarks.md')
   const reportsDir = opts.reports !== undefined ? resolve(opts.reports) : opts.smoke ? join(temp, 'fleet') : join(REPO_ROOT, 'docs/fleet')
   const available = Object.keys(lab.BASELINES)
-  const baselines = opts.baseline === undefined ? available : opts.baseline.split(',').map(s => s.trim()).filter(Boolean)
+  const baselines = opts.baseline === undefined ? available : opts.baseline.split(',').map(s => s.trim()).filter(s => s !== '' && s !== 'none')
   const missing = baselines.filter(b => !available.includes(b))
   if (missing.length > 0) opts.usage(`baseline ${missing.join(', ')} is not available in this build (available: ${available.join(', ') || 'none yet'})`)
+  // The comparison is the point of a recording: without aria2 it would silently be dopt alone (it was, once, on a
+  // fresh machine). A smoke run goes on without it and says so.
+  let aria2Skipped = false
+  if (baselines.some(b => b.startsWith('aria2'))) {
+    const aria2 = await lab.aria2Available()
+    if (!aria2.ok && !opts.smoke) {
+      opts.usage(`${aria2.reason}: the aria2 baselines cannot run. Install Debian's aria2 (scripts/ensure-aria2), or run dopt alone with --baseline none`)
+    }
+    if (!aria2.ok) log(`fleet bench: aria2 baselines skipped: ${aria2.reason}`)
+    aria2Skipped = !aria2.ok
+  }
 
   const scenarios = opts.smoke
     ? [{ file: '(built in)', scenario: lab.parseScenario({ ...SMOKE, baselines }) }]
@@ -96,7 +108,7 @@ async function main () {
       const own = opts.baseline === undefined && Array.isArray(named) ? scenario.baselines.filter(b => available.includes(b)) : null
       return { file: relative(REPO_ROOT, file), scenario: lab.parseScenario({ ...scenario, baselines: own ?? baselines }) }
     }))
-  log(`fleet bench: ${scenarios.length} scenario(s), ${opts.repeat} run(s) each, systems: dopt${baselines.map(b => `, ${b}`).join('')}`)
+  log(`fleet bench: ${scenarios.length} scenario(s), ${opts.repeat} run(s) each, systems: dopt${baselines.filter(b => !(aria2Skipped && b.startsWith('aria2'))).map(b => `, ${b}`).join('')}`)
 
   const rows = []
   let unfinished = 0
